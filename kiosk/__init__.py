@@ -1,0 +1,1 @@
+"""On-site voting station; talks to the JSON API (to come)."""

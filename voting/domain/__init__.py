@@ -1,0 +1,1 @@
+"""Pure rules of the owner roll, tally and procedure: no Flask, no SQLAlchemy."""

@@ -1,0 +1,37 @@
+"""SQLAlchemy models. Importing this package registers every table on `Base.metadata`."""
+
+from voting.models.base import Base, utcnow
+from voting.models.roll import (
+    AreaSource,
+    Building,
+    Holder,
+    HolderKind,
+    RollEntry,
+    RollUpload,
+    RollVersion,
+    Unit,
+    UnitStatus,
+)
+from voting.models.tenancy import Community, District, PropertyArea, Street
+from voting.models.users import Role, User, WebSession
+
+__all__ = [
+    "AreaSource",
+    "Base",
+    "Building",
+    "Community",
+    "District",
+    "Holder",
+    "HolderKind",
+    "PropertyArea",
+    "Role",
+    "RollEntry",
+    "RollUpload",
+    "RollVersion",
+    "Street",
+    "Unit",
+    "UnitStatus",
+    "User",
+    "WebSession",
+    "utcnow",
+]

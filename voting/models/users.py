@@ -1,0 +1,63 @@
+"""Staff accounts and server-side web sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Boolean, Enum, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from voting.models.base import Base, UTCDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    operator = "operator"
+    committee_admin = "committee_admin"
+    residents_committee = "residents_committee"
+    street_office = "street_office"
+    observer = "observer"
+
+
+class User(Base):
+    """A staff member; owners log in with their card instead."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(
+        Enum(
+            Role,
+            name="role",
+            native_enum=False,
+            create_constraint=True,
+            length=32,
+            values_callable=lambda members: [m.value for m in members],
+        )
+    )
+    # The scope that fits the role: an area for committee admins and observers, a community
+    # for the residents' committee, a street for the street office, a district (or none:
+    # the whole city) for the operator.
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
+    street_id: Mapped[int | None] = mapped_column(ForeignKey("streets.id"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    property_area_id: Mapped[int | None] = mapped_column(ForeignKey("property_areas.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebSession(Base):
+    """A login kept on the server: the cookie holds a random token, the row its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    data: Mapped[str] = mapped_column(Text, default="{}")

@@ -1,0 +1,38 @@
+"""Use cases. Each public service function is one transaction: it commits on success and
+rolls back on any error, so a refused action leaves the database exactly as it was."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy.orm import Session
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class ServiceError(Exception):
+    """A refused use case; the message is meant for the user (already translated text or
+    plain English for the command line)."""
+
+
+class NotFound(ServiceError):
+    pass
+
+
+def use_case(fn: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Session, P], R]:
+    """Run `fn(session, …)` as one transaction: commit on return, roll back on error."""
+
+    @functools.wraps(fn)
+    def wrapper(session: Session, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            result = fn(session, *args, **kwargs)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return result
+
+    return wrapper
