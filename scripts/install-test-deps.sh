@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install the system packages the test suite drives for real: Debian's Chromium (browser
+# tests through Playwright) and PostgreSQL (the second database run). Does nothing for what
+# is already there. Needs root (or sudo) the first time.
+set -euo pipefail
+
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null; then SUDO="sudo"; else
+        echo "error: the tests need these Debian packages: ${missing[*]}; install them as root" >&2
+        exit 2
+    fi
+fi
+echo "installing ${missing[*]} from Debian's packages ..." >&2
+$SUDO apt-get update -qq >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
