@@ -1,0 +1,1 @@
+"""Pure cryptographic primitives: no Flask, no SQLAlchemy."""
