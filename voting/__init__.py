@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -11,10 +12,13 @@ if TYPE_CHECKING:
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the Flask app; see `voting.app.create_app`."""
-    from voting.app import create_app as _create_app
+    """Build the Flask app; see `voting.app.create_app`.
 
-    return _create_app(config)
+    Imported lazily so that the pure packages (`voting.domain`) load without Flask.
+    """
+    factory = importlib.import_module("voting.app").create_app
+    app: Flask = factory(config)
+    return app
 
 
 __all__ = ["create_app"]
