@@ -1,4 +1,8 @@
-"""Sub-commands of `voting`, one module each."""
+"""Sub-commands of `voting`, one module each, imported only when used.
+
+Loading lazily keeps `voting tally` (a recount on plain files) free of the web stack and the
+database layer, so it starts fast on an observer's laptop.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,23 @@ import importlib
 
 import click
 
-# (module, attribute): each attribute is a click command or group.
-_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("voting.commands.tally", "tally_command"),
-)
+# command name -> (module, attribute): each attribute is a click command or group.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("voting.commands.demo", "demo_command"),
+    "roll": ("voting.commands.roll", "roll_group"),
+    "tally": ("voting.commands.tally", "tally_command"),
+}
 
 
-def register_all(group: click.Group) -> None:
-    for module_name, attribute in _COMMANDS:
-        module = importlib.import_module(module_name)
-        group.add_command(getattr(module, attribute))
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            module_name, attribute = COMMANDS[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module_name), attribute)
+            return command
+        return super().get_command(ctx, cmd_name)
