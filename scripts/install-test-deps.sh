@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite drives for real: Debian's Chromium (browser
-# tests through Playwright) and PostgreSQL (the second database run). Does nothing for what
+# tests through Playwright), PostgreSQL (the second database run), SoftHSM2 (chip cards
+# through PKCS#11) and a CJK font to embed in printed cards. Does nothing for what
 # is already there. Needs root (or sudo) the first time.
 set -euo pipefail
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v softhsm2-util >/dev/null || missing+=(softhsm2)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""
