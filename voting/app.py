@@ -20,7 +20,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     resolve_secrets(settings, folder)
     settings["DATABASE_URL"] = database_url(settings, folder)
 
-    app = Flask("voting", instance_path=str(folder), instance_relative_config=False)
+    app = Flask(
+        "voting",
+        instance_path=str(folder),
+        instance_relative_config=False,
+        template_folder="web/templates",
+        static_folder="web/static",
+    )
     app.config.update({f"VOTING_{k}": v for k, v in settings.items()})
     app.config.update(
         SECRET_KEY=settings["SECRET_KEY"],

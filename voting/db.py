@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "voting_write"
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -28,7 +29,13 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A writer takes the lock up front (IMMEDIATE): a transaction that reads and then
+        # writes then waits for another writer (busy_timeout) instead of failing with
+        # "database is locked" when its read snapshot went stale. Readers never wait.
+        if connection.get_execution_options().get(WRITE_OPTION):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -42,3 +49,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's next transaction as a writer.
+
+    Whatever the session had open (reads, in a request) is committed first, so the write
+    transaction starts from fresh data. On SQLite it takes the write lock at once; on
+    PostgreSQL it is an ordinary transaction.
+    """
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={WRITE_OPTION: True})

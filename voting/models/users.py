@@ -8,7 +8,7 @@ import enum
 from sqlalchemy import Boolean, Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from voting.models.base import Base, UTCDateTime, utcnow
+from voting.models.base import Base, BigId, UTCDateTime, utcnow
 
 
 class Role(enum.StrEnum):
@@ -61,3 +61,18 @@ class WebSession(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     data: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class LoginFailure(Base):
+    """A wrong password given for a username, kept for a while to slow down guessing.
+
+    Rows are counted per username within a time window (across all app servers, since they
+    live in the database) and deleted once they are older than that window.
+    """
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # As typed (cut to the column's length): unknown usernames are throttled the same way.
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -9,6 +9,8 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session
 
+from voting.db import begin_write
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -27,6 +29,7 @@ def use_case(fn: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[S
 
     @functools.wraps(fn)
     def wrapper(session: Session, *args: P.args, **kwargs: P.kwargs) -> R:
+        begin_write(session)
         try:
             result = fn(session, *args, **kwargs)
             session.commit()

@@ -1,12 +1,50 @@
-"""Web layer: blueprints per audience; each handler loads, checks permission, calls a
-service and renders."""
+"""Web layer: blueprints per audience; each handler loads, checks permission (through
+`voting.web.auth.require`, which asks `voting.permissions`), calls a service and renders.
+
+Pages extend `templates/base.html` (its blocks are documented at its top).
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+import importlib
+import importlib.util
+
+from flask import Flask, get_flashed_messages
+
+from voting.database import db_session
+
+# Modules with a blueprint `bp`, registered in this order.
+BLUEPRINTS: tuple[str, ...] = (
+    "voting.web.public",
+    "voting.web.auth",
+    "voting.web.home",
+)
+# Blueprints written alongside this shell: registered once their module exists.
+OPTIONAL_BLUEPRINTS: tuple[str, ...] = ("voting.web.admin_roll",)
 
 
 def init_web(app: Flask) -> None:
-    from voting.web.public import bp as public_bp
+    from voting.web.auth import current_user
+    from voting.web.errors import init_errors
+    from voting.web.i18n import init_i18n
+    from voting.web.security import init_security
+    from voting.web.sessions import DatabaseSessionInterface
 
-    app.register_blueprint(public_bp)
+    app.session_interface = DatabaseSessionInterface()
+    init_security(app)
+    init_i18n(app)
+    init_errors(app)
+    for name in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(name).bp)
+    for name in OPTIONAL_BLUEPRINTS:
+        if importlib.util.find_spec(name) is not None:
+            app.register_blueprint(importlib.import_module(name).bp)
+    app.jinja_env.globals.update(current_user=current_user, flashed=get_flashed_messages)
+    app.teardown_request(_end_transaction)
+
+
+def _end_transaction(_exc: BaseException | None) -> None:
+    """End the request's database transaction with the request (services commit their own
+    work). The app context, and so the session, may outlive the request: under test, or
+    when a command runs requests."""
+    db_session().rollback()

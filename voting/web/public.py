@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, render_template
+
+from voting.web.auth import current_user
 
 bp = Blueprint("public", __name__)
 
 
 @bp.get("/")
 def index() -> str:
-    return "业主共同决定事项公共决策平台"
+    return render_template("public/landing.html", user=current_user())

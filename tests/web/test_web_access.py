@@ -1,0 +1,58 @@
+"""Who may open which page: anonymous and each role × each page, as a table.
+
+Add a row for every new page. Paths may use {area} (the seeded users' home area)
+and {other} (an area in another street, outside every scope but the operator's). Expected
+statuses: 200 shown, 302 sent to the login page (anonymous) or elsewhere, 403 refused to a
+logged-in user, 404 unknown. Requests are GETs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from voting.models import Role
+
+# Column order of ACCESS: anonymous, then every role.
+WHO = (
+    "anonymous",
+    "operator",
+    "committee_admin",
+    "residents_committee",
+    "street_office",
+    "observer",
+)
+assert set(WHO[1:]) == {role.value for role in Role}
+
+ACCESS: list[tuple[str, tuple[int, int, int, int, int, int]]] = [
+    # path                   anon  oper  admin  resid  street  obs
+    ("/",                    (200,  200,  200,   200,   200,    200)),
+    ("/login",               (200,  302,  302,   302,   302,    302)),
+    ("/home",                (302,  200,  200,   200,   200,    200)),
+    ("/areas/{area}",        (302,  200,  200,   200,   200,    200)),
+    ("/areas/{other}",       (302,  200,  403,   403,   403,    403)),
+    ("/areas/NO-SUCH-AREA",  (302,  404,  404,   404,   404,    404)),
+    ("/language/en?next=/",  (302,  302,  302,   302,   302,    302)),
+    ("/static/style.css",    (200,  200,  200,   200,   200,    200)),
+    ("/no-such-page",        (404,  404,  404,   404,   404,    404)),
+]  # fmt: skip
+
+CASES = [
+    pytest.param(path, who, status, id=f"{path} as {who}")
+    for path, statuses in ACCESS
+    for who, status in zip(WHO, statuses, strict=True)
+]
+
+
+@pytest.mark.parametrize(("path", "who", "expected"), CASES)
+def test_access_matrix(
+    client: Any, seeded: Any, login: Any, path: str, who: str, expected: int
+) -> None:
+    if who != "anonymous":
+        assert login(client, who).status_code == 302, f"{who} could not log in"
+    url = path.format(area=seeded.area.code, other=seeded.other.code)
+    response = client.get(url)
+    assert response.status_code == expected
+    if expected == 302 and who == "anonymous" and not path.startswith("/language/"):
+        assert response.headers["Location"].startswith("/login?next=")
