@@ -1,6 +1,8 @@
 """SQLAlchemy models. Importing this package registers every table on `Base.metadata`."""
 
 from voting.models.base import Base, utcnow
+from voting.models.cards import Card, CardKind, CardStatus, IssuerKey, LoginChallenge
+from voting.models.log import LogEntry, LogHead
 from voting.models.roll import (
     AreaSource,
     Building,
@@ -19,10 +21,17 @@ __all__ = [
     "AreaSource",
     "Base",
     "Building",
+    "Card",
+    "CardKind",
+    "CardStatus",
     "Community",
     "District",
     "Holder",
     "HolderKind",
+    "IssuerKey",
+    "LogEntry",
+    "LogHead",
+    "LoginChallenge",
     "PropertyArea",
     "Role",
     "RollEntry",

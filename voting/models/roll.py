@@ -132,9 +132,7 @@ class RollEntry(Base):
     """One unit in one roll version: immutable once written."""
 
     __tablename__ = "roll_entries"
-    __table_args__ = (
-        CheckConstraint("area_centi > 0", name="area_positive"),
-    )
+    __table_args__ = (CheckConstraint("area_centi > 0", name="area_positive"),)
 
     roll_version_id: Mapped[int] = mapped_column(ForeignKey("roll_versions.id"), primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
