@@ -72,3 +72,7 @@ class InvalidPinFormat(CryptoError):
 
 class InvalidPinHash(CryptoError):
     """A stored PIN hash is not an argon2id hash string this module accepts."""
+
+
+class InvalidCardCode(CryptoError):
+    """A card number, backup code or QR payload that is not of the documented form."""
