@@ -1,0 +1,46 @@
+"""`voting demo`: seed the demo property area and serve it on 127.0.0.1."""
+
+from __future__ import annotations
+
+import click
+
+from voting import demo
+from voting.clikit import CommandError
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--seed-only", is_flag=True, help="Seed the database and exit.")
+def demo_command(host: str, port: int, seed_only: bool) -> None:
+    """Create (or reuse) the demo property area and serve the platform."""
+    from voting import create_app
+    from voting.config import ConfigError
+    from voting.database import db_session
+    from voting.migrate import upgrade
+    from voting.services.demo import seed_demo
+
+    try:
+        app = create_app()
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from exc
+    upgrade(app.config["VOTING_DATABASE_URL"])
+    with app.app_context():
+        summary = seed_demo(db_session(), app.config["VOTING_ID_HASH_KEY"])
+        version = summary.version
+        state = "imported" if summary.imported else "unchanged"
+        click.echo(f"Database: {app.config['VOTING_DATABASE_URL']}")
+        click.echo(
+            f"Demo area {summary.area.code} {summary.area.name}: roll version {version.number} "
+            f"({state}), {version.unit_count} units, headcount {version.headcount}, "
+            f"total area {version.total_area_centi // 100}.{version.total_area_centi % 100:02d} m²"
+        )
+    click.echo(f"Staff accounts (password {demo.DEMO_PASSWORD}):")
+    for user in demo.DEMO_USERS:
+        click.echo(f"  {user.username:<10} {user.role.value:<20} {user.display_name}")
+    if seed_only:
+        return
+    from werkzeug.serving import run_simple
+
+    click.echo(f"Serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
