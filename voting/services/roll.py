@@ -31,6 +31,7 @@ from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from voting.domain.area import format_area
 from voting.domain.roll import (
     HolderState,
     KnownHolder,
@@ -62,7 +63,7 @@ from voting.models import (
     utcnow,
 )
 from voting.rollfile import RollFileError, read_roll_file
-from voting.services import NotFound, ServiceError, use_case
+from voting.services import NotFound, ServiceError, log, use_case
 
 __all__ = [
     "UPLOAD_LIFETIME",
@@ -515,6 +516,22 @@ def _apply(
     ]
     report = (lambda done: progress("write", done, len(values))) if progress else None
     _bulk_insert(session, RollEntry, values, progress=report)
+    diff = preview.diff
+    log.append(
+        session,
+        area,
+        "roll.import",
+        {
+            "version": version.number,
+            "content_sha256": version.content_sha256,
+            "source_sha256": version.source_sha256,
+            "units": version.unit_count,
+            "headcount": version.headcount,
+            "total_area": format_area(version.total_area_centi),
+            "by": user_id,
+            "changes": diff.counts() if diff is not None else None,
+        },
+    )
     return version
 
 
