@@ -61,7 +61,9 @@ def load_config(
     if overrides:
         config.update(overrides)
     if config["ENV"] not in {"development", "production"}:
-        raise ConfigError(f"VOTING_ENV must be 'development' or 'production', not {config['ENV']!r}")
+        raise ConfigError(
+            f"VOTING_ENV must be 'development' or 'production', not {config['ENV']!r}"
+        )
     return config
 
 

@@ -36,10 +36,18 @@ def ensure_property_area(session: Session, path: AreaPath) -> PropertyArea:
     """Create whatever part of the path is missing; existing rows are reused as they are."""
     district = _get_or_add(session, District, path.district[0], name=path.district[1])
     street = _get_or_add(
-        session, Street, path.street[0], name=path.street[1], district_id=district.id  # type: ignore[attr-defined]
+        session,
+        Street,
+        path.street[0],
+        name=path.street[1],
+        district_id=district.id,  # type: ignore[attr-defined]
     )
     community = _get_or_add(
-        session, Community, path.community[0], name=path.community[1], street_id=street.id  # type: ignore[attr-defined]
+        session,
+        Community,
+        path.community[0],
+        name=path.community[1],
+        street_id=street.id,  # type: ignore[attr-defined]
     )
     area = _get_or_add(
         session,
