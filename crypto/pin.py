@@ -2,7 +2,7 @@
 
 A PIN has only 10**6 values, so its hash protects it only together with the online retry
 counter; argon2id makes each guess against a stolen hash cost the figures below. The hash
-string is the standard PHC/libsodium form "$argon2id$v=19$m=8192,t=2,p=1$<salt>$<hash>" with
+string is the standard PHC/libsodium form "$argon2id$v=19$m=2048,t=2,p=1$<salt>$<hash>" with
 a random 16-byte salt per hash.
 """
 
@@ -18,13 +18,14 @@ from crypto.errors import InvalidPinFormat, InvalidPinHash
 
 PIN_LENGTH = 6
 PUK_LENGTH = 8
-#: argon2id passes over memory. A 6-digit PIN has only 10^6 values, so no hash makes it safe
-#: offline: the online retry counter is the guard. The cost is set so that issuing a
-#: district's cards stays fast (about 7 ms per hash on one core, bench_crypto.py) while a
-#: stolen hash still costs about two core-hours per PIN and months per PUK to search.
+#: argon2id passes over memory. A PIN is the second factor: nobody gets to try one without
+#: first proving possession of the card (a signature with its key), and the online retry
+#: counter locks the card after five wrong PINs. A 6-digit PIN has only 10^6 values, so no
+#: hash cost could protect a stolen hash anyway; the cost is set so that issuing a district's
+#: cards stays fast (about 1.4 ms per hash on one core, bench_crypto.py).
 OPSLIMIT = 2
-#: argon2id memory in bytes (8 MiB).
-MEMLIMIT = 8 * 1024 * 1024
+#: argon2id memory in bytes (2 MiB).
+MEMLIMIT = 2 * 1024 * 1024
 #: Limits on parameters accepted from a stored hash, so a corrupt row cannot exhaust memory.
 MAX_OPSLIMIT = 10
 MAX_MEMLIMIT = 1024 * 1024 * 1024

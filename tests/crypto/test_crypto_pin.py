@@ -48,7 +48,7 @@ def test_pin_format_rejects_pin_as_puk() -> None:
 
 def test_pin_hash_round_trip_and_wrong_pin() -> None:
     stored = pin.hash_pin("012345")
-    assert stored.startswith("$argon2id$v=19$m=8192,t=2,p=1$")
+    assert stored.startswith("$argon2id$v=19$m=2048,t=2,p=1$")
     assert pin.verify_pin(stored, "012345") is True
     assert pin.verify_pin(stored, "012346") is False
     assert pin.needs_rehash(stored) is False
@@ -56,7 +56,7 @@ def test_pin_hash_round_trip_and_wrong_pin() -> None:
 
 @pytest.mark.parametrize("code", ["12345", "0123456", "01234a", "", None, b"012345"])
 def test_pin_verify_returns_false_for_malformed_pin(code: str) -> None:
-    stored = "$argon2id$v=19$m=8192,t=2,p=1$AAECAwQFBgcICQoLDA0ODw$" + "A" * 43
+    stored = "$argon2id$v=19$m=2048,t=2,p=1$AAECAwQFBgcICQoLDA0ODw$" + "A" * 43
     assert pin.verify_pin(stored, code) is False
 
 
@@ -84,9 +84,9 @@ def test_pin_hash_refuses_malformed_pin() -> None:
         "$argon2id$v=16$m=65536,t=2,p=1$AAECAwQFBgcICQoLDA0ODw$" + "A" * 43,
         "$argon2id$v=19$m=65536,t=2,p=2$AAECAwQFBgcICQoLDA0ODw$" + "A" * 43,
         "$argon2id$v=19$m=065536,t=2,p=1$AAECAwQFBgcICQoLDA0ODw$" + "A" * 43,
-        "$argon2id$v=19$m=8192,t=2,p=1$AAECAwQFBgcICQoLDA0ODw$" + "A" * 42,
-        "$argon2id$v=19$m=8192,t=2,p=1$AAECAwQFBgcICQoLDA0ODw==$" + "A" * 43,
-        "$argon2id$v=19$m=8192,t=2,p=1$AAECAwQFBgcICQoLDA0ODw$" + "A" * 43 + "\n",
+        "$argon2id$v=19$m=2048,t=2,p=1$AAECAwQFBgcICQoLDA0ODw$" + "A" * 42,
+        "$argon2id$v=19$m=2048,t=2,p=1$AAECAwQFBgcICQoLDA0ODw==$" + "A" * 43,
+        "$argon2id$v=19$m=2048,t=2,p=1$AAECAwQFBgcICQoLDA0ODw$" + "A" * 43 + "\n",
         "$argon2id$v=19$m=9999999999,t=2,p=1$AAECAwQFBgcICQoLDA0ODw$" + "A" * 43,
         "$argon2id$v=19$m=65536,t=99,p=1$AAECAwQFBgcICQoLDA0ODw$" + "A" * 43,
         None,
