@@ -19,16 +19,24 @@ class Action(enum.StrEnum):
     view_roll_details = "view_roll_details"  # names and phone numbers in the roll
     manage_roll = "manage_roll"  # import a new roll version
     administer_platform = "administer_platform"  # create districts, streets, areas
+    view_cards = "view_cards"  # the area's owner cards: numbers, holder refs, status
+    manage_cards = "manage_cards"  # issue, lock, unlock, revoke and reissue owner cards
 
 
 _ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.operator: frozenset({Action.view_area, Action.administer_platform}),
     Role.committee_admin: frozenset(
-        {Action.view_area, Action.view_roll_details, Action.manage_roll}
+        {
+            Action.view_area,
+            Action.view_roll_details,
+            Action.manage_roll,
+            Action.view_cards,
+            Action.manage_cards,
+        }
     ),
-    Role.residents_committee: frozenset({Action.view_area}),
-    Role.street_office: frozenset({Action.view_area, Action.view_roll_details}),
-    Role.observer: frozenset({Action.view_area}),
+    Role.residents_committee: frozenset({Action.view_area, Action.view_cards}),
+    Role.street_office: frozenset({Action.view_area, Action.view_roll_details, Action.view_cards}),
+    Role.observer: frozenset({Action.view_area, Action.view_cards}),
 }
 
 

@@ -97,7 +97,7 @@ def test_demo_area_is_realistic(seeded: tuple[str, str]) -> None:
             assert version.total_area_centi == sum(e.area_centi for e in entries)
             # Realistic flat areas: two decimals, 50 to 160 m².
             flats = [e.area_centi for e in entries if not e.is_parking]
-            assert 5000 <= min(flats) and max(flats) <= 16000
+            assert min(flats) >= 5000 and max(flats) <= 16000
             roles = set(session.scalars(select(User.role)))
             assert roles == set(Role)
             assert session.scalar(select(func.count()).select_from(Holder)) == version.headcount
@@ -106,3 +106,38 @@ def test_demo_area_is_realistic(seeded: tuple[str, str]) -> None:
     for username in ("operator", "admin", "juweihui", "jiedao", "observer"):
         assert username in output
     assert "demo-2026" in output
+
+
+def test_demo_issues_one_card_per_holder(seeded: tuple[str, str], tmp_path: Path) -> None:
+    import json
+
+    from voting.models import Card, CardStatus
+
+    database_url, output = seeded
+    path = tmp_path / "instance" / "demo-cards.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    listed = json.loads(path.read_text(encoding="utf-8"))
+    before = path.read_bytes()
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            active = session.execute(
+                select(Card.number, Card.holder_id).where(Card.status == CardStatus.active)
+            ).all()
+            holders = session.scalar(select(func.count()).select_from(Holder))
+    finally:
+        engine.dispose()
+    assert len(active) == holders == len({holder for _n, holder in active})
+    assert {entry["card_number"] for entry in listed} == {number for number, _h in active}
+    first = listed[0]
+    assert first["link"].startswith("http://127.0.0.1:8000/card#1.NHXY-")
+    assert len(first["pin"]) == 6 and len(first["puk"]) == 8 and first["houses"]
+    assert str(path) in output and first["pin"] in output
+    # A rerun keeps the file; without the file the cards are issued anew.
+    _run_demo(database_url, tmp_path / "instance")
+    assert path.read_bytes() == before
+    path.unlink()
+    _run_demo(database_url, tmp_path / "instance")
+    again = json.loads(path.read_text(encoding="utf-8"))
+    assert len(again) == len(listed)
+    assert {e["card_number"] for e in again}.isdisjoint(e["card_number"] for e in listed)

@@ -12,6 +12,7 @@ import click
 
 # command name -> (module, attribute): each attribute is a click command or group.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "cards": ("voting.commands.cards", "cards_group"),
     "demo": ("voting.commands.demo", "demo_command"),
     "roll": ("voting.commands.roll", "roll_group"),
     "tally": ("voting.commands.tally", "tally_command"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from voting import demo
@@ -18,7 +20,8 @@ def demo_command(host: str, port: int, seed_only: bool) -> None:
     from voting.config import ConfigError
     from voting.database import db_session
     from voting.migrate import upgrade
-    from voting.services.demo import seed_demo
+    from voting.services.cards import load_issuer
+    from voting.services.demo import seed_demo, seed_demo_cards
 
     try:
         app = create_app()
@@ -35,6 +38,21 @@ def demo_command(host: str, port: int, seed_only: bool) -> None:
             f"({state}), {version.unit_count} units, headcount {version.headcount}, "
             f"total area {version.total_area_centi // 100}.{version.total_area_centi % 100:02d} m²"
         )
+        cards = seed_demo_cards(
+            db_session(),
+            summary.area,
+            load_issuer(app),
+            Path(app.instance_path),
+            f"http://127.0.0.1:{port}",
+        )
+        click.echo(
+            f"Owner cards: {cards.issued} issued now, {len(cards.cards)} listed with their "
+            f"links, PINs and PUKs in {cards.path} (demo only: keep it private)"
+        )
+        if cards.cards:
+            example = cards.cards[0]
+            click.echo(f"  Example card {example['card_number']}: {example['link']}")
+            click.echo(f"  PIN {example['pin']}")
     click.echo(f"Staff accounts (password {demo.DEMO_PASSWORD}):")
     for user in demo.DEMO_USERS:
         click.echo(f"  {user.username:<10} {user.role.value:<20} {user.display_name}")
