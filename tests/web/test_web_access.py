@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from test_owner_login import card_login, owner_cards  # noqa: F401  (fixture)
 
 from voting.models import Role
 
@@ -35,7 +36,15 @@ ACCESS: list[tuple[str, tuple[int, int, int, int, int, int]]] = [
     ("/areas/NO-SUCH-AREA",  (302,  404,  404,   404,   404,    404)),
     ("/language/en?next=/",  (302,  302,  302,   302,   302,    302)),
     ("/static/style.css",    (200,  200,  200,   200,   200,    200)),
+    ("/card",                (200,  200,  200,   200,   200,    200)),
+    ("/owner",               (302,  302,  302,   302,   302,    302)),
     ("/no-such-page",        (404,  404,  404,   404,   404,    404)),
+    ("/admin/cards/",        (302,  302,  302,   302,   302,    302)),
+    ("/admin/cards/{area}",  (302,  403,  200,   200,   200,    200)),
+    ("/admin/cards/{other}", (302,  403,  403,   403,   403,    403)),
+    ("/admin/cards/NO-SUCH-AREA", (302, 403, 404,  404,   404,    404)),
+    ("/admin/cards/{area}/issue", (302, 403, 200,  403,   403,    403)),
+    ("/admin/cards/{area}/NHXY-000001/lock", (302, 403, 404, 403, 403, 403)),
 ]  # fmt: skip
 
 CASES = [
@@ -54,5 +63,28 @@ def test_access_matrix(
     url = path.format(area=seeded.area.code, other=seeded.other.code)
     response = client.get(url)
     assert response.status_code == expected
-    if expected == 302 and who == "anonymous" and not path.startswith("/language/"):
+    if path in OWNER_PAGES:  # owner pages send staff and anonymous visitors to the card login
+        assert expected != 302 or response.headers["Location"] == "/card"
+    elif expected == 302 and who == "anonymous" and not path.startswith("/language/"):
+        assert response.headers["Location"].startswith("/login?next=")
+
+
+# An owner logged in with a card is an anonymous visitor to every staff page; only the
+# owner pages differ.
+OWNER_PAGES = {"/owner": 200, "/card": 200}
+
+
+@pytest.mark.parametrize("path", [path for path, _statuses in ACCESS])
+def test_access_matrix_owner(
+    client: Any,
+    seeded: Any,
+    owner_cards: Any,  # noqa: F811
+    path: str,
+) -> None:
+    assert card_login(client, owner_cards[0]).status_code == 200
+    url = path.format(area=seeded.area.code, other=seeded.other.code)
+    expected = OWNER_PAGES.get(path, dict(ACCESS)[path][0])
+    response = client.get(url)
+    assert response.status_code == expected
+    if expected == 302 and path not in OWNER_PAGES and not path.startswith("/language/"):
         assert response.headers["Location"].startswith("/login?next=")

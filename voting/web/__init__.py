@@ -18,13 +18,15 @@ BLUEPRINTS: tuple[str, ...] = (
     "voting.web.public",
     "voting.web.auth",
     "voting.web.home",
+    "voting.web.owner",
+    "voting.web.admin_cards",
 )
 # Blueprints written alongside this shell: registered once their module exists.
 OPTIONAL_BLUEPRINTS: tuple[str, ...] = ("voting.web.admin_roll",)
 
 
 def init_web(app: Flask) -> None:
-    from voting.web.auth import current_user
+    from voting.web.auth import current_card, current_user
     from voting.web.errors import init_errors
     from voting.web.i18n import init_i18n
     from voting.web.security import init_security
@@ -39,7 +41,9 @@ def init_web(app: Flask) -> None:
     for name in OPTIONAL_BLUEPRINTS:
         if importlib.util.find_spec(name) is not None:
             app.register_blueprint(importlib.import_module(name).bp)
-    app.jinja_env.globals.update(current_user=current_user, flashed=get_flashed_messages)
+    app.jinja_env.globals.update(
+        current_user=current_user, current_card=current_card, flashed=get_flashed_messages
+    )
     app.teardown_request(_end_transaction)
 
 

@@ -44,10 +44,12 @@ def token_id(token: str) -> str:
 class ServerSession(CallbackDict[str, Any], SessionMixin):
     """Session data plus the login it belongs to.
 
-    `user_id` is stored in its own column; change it only through `log_in` and `log_out`.
-    Both retire the current token (its row is deleted) and continue under a fresh one if
-    anything is left to keep, so that a login never reuses a token an attacker may have
-    planted, and a cookie copied before logout is worthless afterwards.
+    A login is either a staff user (`user_id`) or an owner's card (`card_id`), never both;
+    each is stored in its own column. Change them only through `log_in`, `log_in_card` and
+    `log_out`. All three retire the current token (its row is deleted) and continue under a
+    fresh one if anything is left to keep, so that a login never reuses a token an attacker
+    may have planted, and a cookie copied before logout is worthless afterwards. Revoking a
+    card deletes its session rows, which ends those logins at once.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         user_id: int | None = None,
         last_seen_at: dt.datetime | None = None,
         *,
+        card_id: int | None = None,
         stored: bool = True,
     ) -> None:
         def on_update(_self: CallbackDict[str, Any]) -> None:
@@ -66,6 +69,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         super().__init__(data or {}, on_update)
         self.token = token
         self.user_id = user_id
+        self.card_id = card_id
         self.last_seen_at = last_seen_at
         self.retired_token: str | None = None
         self.stored = stored
@@ -74,14 +78,22 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.accessed = False
 
     def log_in(self, user_id: int) -> None:
-        """Bind the session to `user_id` under a fresh token."""
+        """Bind the session to staff user `user_id` under a fresh token."""
         self._restart()
         self.user_id = user_id
+
+    def log_in_card(self, card_id: int) -> None:
+        """Bind the session to the owner card `card_id` under a fresh token."""
+        self._restart()
+        self.card_id = card_id
+
+    @property
+    def logged_in(self) -> bool:
+        return self.user_id is not None or self.card_id is not None
 
     def log_out(self) -> None:
         """End the login: the token is retired, only the language choice is kept."""
         self._restart()
-        self.user_id = None
 
     def _restart(self, keep: tuple[str, ...] = ("lang",)) -> None:
         kept = {key: self[key] for key in keep if key in self}
@@ -90,6 +102,8 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         if self.token is not None:
             self.retired_token = self.token
         self.token = None
+        self.user_id = None
+        self.card_id = None
         self.modified = True
 
 
@@ -112,7 +126,9 @@ class DatabaseSessionInterface(SessionInterface):
             )
         if row is None:
             return ServerSession()
-        return ServerSession(_serializer.loads(row.data), token, row.user_id, row.last_seen_at)
+        return ServerSession(
+            _serializer.loads(row.data), token, row.user_id, row.last_seen_at, card_id=row.card_id
+        )
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)
@@ -121,7 +137,7 @@ class DatabaseSessionInterface(SessionInterface):
         had_cookie = session.token is not None or session.retired_token is not None
         if session.accessed or had_cookie:
             response.vary.add("Cookie")
-        if not session and session.user_id is None:
+        if not session and not session.logged_in:
             # Nothing worth keeping: no row, no cookie.
             for token in (session.retired_token, session.token):
                 if token is not None:
@@ -164,6 +180,7 @@ class DatabaseSessionInterface(SessionInterface):
                 WebSession(
                     id=token_id(session.token),
                     user_id=session.user_id,
+                    card_id=session.card_id,
                     created_at=now,
                     last_seen_at=now,
                     expires_at=expires,
@@ -181,6 +198,7 @@ class DatabaseSessionInterface(SessionInterface):
                 .where(WebSession.id == token_id(session.token))
                 .values(
                     user_id=session.user_id,
+                    card_id=session.card_id,
                     last_seen_at=now,
                     expires_at=expires,
                     data=_serializer.dumps(dict(session)),
