@@ -6,9 +6,15 @@ bad input (2) from a failed check (1) and from success (0).
 
 from __future__ import annotations
 
-from typing import IO, Any
+import contextlib
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from sqlalchemy.orm import Session
 
 
 class CommandError(click.ClickException):
@@ -18,3 +24,21 @@ class CommandError(click.ClickException):
 
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"error: {self.format_message()}", err=True)
+
+
+@contextlib.contextmanager
+def app_session() -> Iterator[tuple[Flask, Session]]:
+    """The configured app and a database session inside its app context.
+
+    A configuration the app refuses (e.g. production without a secret key) exits 2.
+    """
+    from voting import create_app
+    from voting.config import ConfigError
+    from voting.database import db_session
+
+    try:
+        app = create_app()
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from exc
+    with app.app_context():
+        yield app, db_session()

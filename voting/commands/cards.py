@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import click
 
-from voting.clikit import CommandError
+from voting.clikit import CommandError, app_session
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
@@ -41,18 +41,10 @@ def _area_context(code: str) -> Iterator[tuple[Any, Any, Any]]:
 @contextlib.contextmanager
 def _card_context(number: str) -> Iterator[tuple[Any, Any, Any]]:
     """(app, session, card) for a card number; an unknown card exits 2."""
-    from voting import create_app
-    from voting.config import ConfigError
-    from voting.database import db_session
     from voting.services import NotFound
     from voting.services.cards import card_by_number, parse_card_number
 
-    try:
-        app = create_app()
-    except ConfigError as exc:
-        raise CommandError(str(exc)) from exc
-    with app.app_context():
-        session = db_session()
+    with app_session() as (app, session):
         try:
             card = card_by_number(session, parse_card_number(number))
         except NotFound as exc:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from voting import demo
-from voting.clikit import CommandError
+from voting.clikit import app_session
 
 
 @click.command("demo")
@@ -16,20 +16,13 @@ from voting.clikit import CommandError
 @click.option("--seed-only", is_flag=True, help="Seed the database and exit.")
 def demo_command(host: str, port: int, seed_only: bool) -> None:
     """Create (or reuse) the demo property area and serve the platform."""
-    from voting import create_app
-    from voting.config import ConfigError
-    from voting.database import db_session
     from voting.migrate import upgrade
     from voting.services.cards import load_issuer
     from voting.services.demo import seed_demo, seed_demo_cards
 
-    try:
-        app = create_app()
-    except ConfigError as exc:
-        raise CommandError(str(exc)) from exc
-    upgrade(app.config["VOTING_DATABASE_URL"])
-    with app.app_context():
-        summary = seed_demo(db_session(), app.config["VOTING_ID_HASH_KEY"])
+    with app_session() as (app, session):
+        upgrade(app.config["VOTING_DATABASE_URL"])
+        summary = seed_demo(session, app.config["VOTING_ID_HASH_KEY"])
         version = summary.version
         state = "imported" if summary.imported else "unchanged"
         click.echo(f"Database: {app.config['VOTING_DATABASE_URL']}")
@@ -39,7 +32,7 @@ def demo_command(host: str, port: int, seed_only: bool) -> None:
             f"total area {version.total_area_centi // 100}.{version.total_area_centi % 100:02d} m²"
         )
         cards = seed_demo_cards(
-            db_session(),
+            session,
             summary.area,
             load_issuer(app),
             Path(app.instance_path),

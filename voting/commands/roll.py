@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from voting.clikit import CommandError
+from voting.clikit import CommandError, app_session
 from voting.domain.area import format_area
 from voting.domain.roll import HolderChange, HolderState, RollDiff, UnitChange, UnitState
 
@@ -35,18 +35,10 @@ def roll_group() -> None:
 @contextlib.contextmanager
 def _area_context(code: str) -> Iterator[tuple[Any, Any, Any]]:
     """(app, session, area) inside an app context; a bad config or area exits 2."""
-    from voting import create_app
-    from voting.config import ConfigError
-    from voting.database import db_session
     from voting.services import NotFound
     from voting.services.tenancy import area_by_code
 
-    try:
-        app = create_app()
-    except ConfigError as exc:
-        raise CommandError(str(exc)) from exc
-    with app.app_context():
-        session = db_session()
+    with app_session() as (app, session):
         try:
             area = area_by_code(session, code)
         except NotFound as exc:

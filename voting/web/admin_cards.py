@@ -42,9 +42,9 @@ from voting.services.cards import (
     revoke_card,
     unlock_by_admin,
 )
-from voting.web.admin_roll import _area, _user
 from voting.web.auth import login_required
 from voting.web.errors import render_error
+from voting.web.loaders import area_for, own_area_redirect, staff_user
 
 bp = Blueprint("admin_cards", __name__, url_prefix="/admin/cards")
 
@@ -73,20 +73,14 @@ def _titles() -> dict[str, str]:
 @bp.get("/")
 @login_required
 def index() -> Response:
-    user = _user()
-    if user.property_area_id is None:
-        return redirect(url_for("home.index"))
-    area = db_session().get(PropertyArea, user.property_area_id)
-    if area is None:
-        abort(404)
-    return redirect(url_for(".overview", code=area.code))
+    return own_area_redirect(".overview")
 
 
 @bp.get("/<code>")
 def overview(code: str) -> str:
-    area = _area(code, Action.view_cards)
+    area = area_for(code, Action.view_cards)
     session = db_session()
-    user = _user()
+    user = staff_user()
     return render_template(
         "admin/cards.html",
         area=area,
@@ -124,7 +118,7 @@ def _zip(issued: Sequence[IssuedCard], area: PropertyArea, name: str) -> Respons
 
 @bp.get("/<code>/issue")
 def issue_form(code: str) -> str:
-    area = _area(code, Action.manage_cards)
+    area = area_for(code, Action.manage_cards)
     return render_template(
         "admin/cards_issue.html", area=area, pending=len(pending_holders(db_session(), area))
     )
@@ -132,14 +126,14 @@ def issue_form(code: str) -> str:
 
 @bp.post("/<code>/issue")
 def issue(code: str) -> Response | tuple[Response | str, int]:
-    area = _area(code, Action.manage_cards)
+    area = area_for(code, Action.manage_cards)
     try:
         issued = issue_cards(
             db_session(),
             area,
             load_issuer(current_app),
             base_url=request.host_url,
-            user_id=_user().id,
+            user_id=staff_user().id,
         )
     except ServiceError as exc:
         return render_error(409, str(exc))
@@ -159,7 +153,7 @@ def _confirm_page(
 ) -> tuple[str, int]:
     if action not in ACTIONS:
         abort(404)
-    area = _area(code, Action.manage_cards)
+    area = area_for(code, Action.manage_cards)
     card = _card(area, number)
     return (
         render_template(
@@ -178,7 +172,7 @@ def _confirm_page(
 def act(code: str, number: str, action: str) -> Response | tuple[Response | str, int]:
     if action not in ACTIONS:
         abort(404)
-    area = _area(code, Action.manage_cards)
+    area = area_for(code, Action.manage_cards)
     card = _card(area, number)
     reason = request.form.get("reason", "").strip()
     if not reason:
@@ -190,7 +184,7 @@ def act(code: str, number: str, action: str) -> Response | tuple[Response | str,
     if card.status is CardStatus.revoked and action != "reissue":
         return render_error(409, _("Card %(number)s is already revoked.", number=card.number))
     session = db_session()
-    user_id = _user().id
+    user_id = staff_user().id
     try:
         if action == "reissue":
             issued = reissue_card(

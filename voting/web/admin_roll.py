@@ -21,12 +21,11 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from voting.database import db_session
 from voting.domain.roll import ID_REASONS, MESSAGES, PHONE_REASONS, HolderState, RollError
-from voting.models import PropertyArea, User
+from voting.models import PropertyArea
 from voting.permissions import Action, can
 from voting.services import NotFound, ServiceError
 from voting.services.roll import (
@@ -40,7 +39,8 @@ from voting.services.roll import (
     stage_roll_upload,
     version_entries,
 )
-from voting.web.auth import current_user, login_required, require
+from voting.web.auth import login_required
+from voting.web.loaders import area_for, own_area_redirect, staff_user
 
 bp = Blueprint("admin_roll", __name__, url_prefix="/admin/roll")
 
@@ -50,20 +50,6 @@ DETAIL_LIMIT = 200
 PAGE_SIZE = 500
 
 _TRANSLATED_REASONS = frozenset((*ID_REASONS.values(), *PHONE_REASONS.values()))
-
-
-def _area(code: str, action: Action) -> PropertyArea:
-    area = db_session().scalar(select(PropertyArea).where(PropertyArea.code == code))
-    require(action, area)
-    if area is None:
-        abort(404)
-    return area
-
-
-def _user() -> User:
-    user = current_user()
-    assert user is not None  # require() has sent anonymous visitors to the login page
-    return user
 
 
 def _id_hash_key() -> str:
@@ -109,7 +95,7 @@ def _render_check(
     message: str | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    user = _user()
+    user = staff_user()
     return (
         render_template(
             "admin/roll_check.html",
@@ -130,31 +116,25 @@ def _render_check(
 @bp.get("/")
 @login_required
 def index() -> Response:
-    user = _user()
-    if user.property_area_id is None:
-        return redirect(url_for("home.index"))
-    area = db_session().get(PropertyArea, user.property_area_id)
-    if area is None:
-        abort(404)
-    return redirect(url_for(".overview", code=area.code))
+    return own_area_redirect(".overview")
 
 
 @bp.get("/<code>")
 def overview(code: str) -> str:
-    area = _area(code, Action.view_area)
+    area = area_for(code, Action.view_area)
     session = db_session()
     return render_template(
         "admin/roll.html",
         area=area,
         current=current_version(session, area),
         versions=list_versions(session, area),
-        can_manage=can(_user(), Action.manage_roll, area),
+        can_manage=can(staff_user(), Action.manage_roll, area),
     )
 
 
 @bp.get("/<code>/versions/<int:number>")
 def version(code: str, number: int) -> str:
-    area = _area(code, Action.view_area)
+    area = area_for(code, Action.view_area)
     session = db_session()
     try:
         found = get_version(session, area, number)
@@ -172,13 +152,13 @@ def version(code: str, number: int) -> str:
         entries=entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
         page=page,
         pages=pages,
-        details=can(_user(), Action.view_roll_details, area),
+        details=can(staff_user(), Action.view_roll_details, area),
     )
 
 
 @bp.get("/<code>/upload")
 def upload_form(code: str) -> str:
-    area = _area(code, Action.manage_roll)
+    area = area_for(code, Action.manage_roll)
     return render_template(
         "admin/roll_upload.html", area=area, current=current_version(db_session(), area)
     )
@@ -186,7 +166,7 @@ def upload_form(code: str) -> str:
 
 @bp.post("/<code>/upload")
 def upload(code: str) -> Response | tuple[str, int]:
-    area = _area(code, Action.manage_roll)
+    area = area_for(code, Action.manage_roll)
     file = request.files.get("file")
     if file is None or not file.filename:
         message = _("Choose a roll file (CSV or XLSX) to upload.")
@@ -199,7 +179,7 @@ def upload(code: str) -> Response | tuple[str, int]:
         return page, 400
     content = file.read()
     preview, upload_id = stage_roll_upload(
-        db_session(), area, file.filename, content, _id_hash_key(), user_id=_user().id
+        db_session(), area, file.filename, content, _id_hash_key(), user_id=staff_user().id
     )
     if preview.errors:
         return _render_check(area, preview, status=422)
@@ -211,7 +191,7 @@ def upload(code: str) -> Response | tuple[str, int]:
 
 @bp.get("/<code>/uploads/<int:upload_id>")
 def check(code: str, upload_id: int) -> tuple[str, int]:
-    area = _area(code, Action.manage_roll)
+    area = area_for(code, Action.manage_roll)
     try:
         _upload, preview, base = preview_roll_upload(db_session(), area, upload_id, _id_hash_key())
     except NotFound:
@@ -235,10 +215,10 @@ def _empty_preview(area: PropertyArea) -> RollPreview:
 
 @bp.post("/<code>/uploads/<int:upload_id>/confirm")
 def confirm(code: str, upload_id: int) -> Response | tuple[str, int]:
-    area = _area(code, Action.manage_roll)
+    area = area_for(code, Action.manage_roll)
     try:
         created = apply_roll_upload(
-            db_session(), area, upload_id, _id_hash_key(), user_id=_user().id
+            db_session(), area, upload_id, _id_hash_key(), user_id=staff_user().id
         )
     except NotFound:
         flash(_("This upload no longer exists; please upload the file again."), "warning")
@@ -263,7 +243,7 @@ def confirm(code: str, upload_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/<code>/uploads/<int:upload_id>/discard")
 def discard(code: str, upload_id: int) -> Response:
-    area = _area(code, Action.manage_roll)
+    area = area_for(code, Action.manage_roll)
     with contextlib.suppress(NotFound):
         discard_roll_upload(db_session(), area, upload_id)
     flash(_("The upload was discarded; nothing was imported."), "info")
