@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Enum, Integer, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
@@ -19,6 +20,18 @@ NAMING_CONVENTION = {
 
 # Integer primary keys that still autoincrement on SQLite (where only INTEGER does).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def str_enum(cls: type[enum.Enum], name: str, length: int = 16) -> Enum:
+    """An enum stored as its string values with a CHECK constraint (same on every backend)."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

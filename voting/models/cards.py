@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from voting.models.base import Base, BigId, UTCDateTime, utcnow
+from voting.models.base import Base, BigId, UTCDateTime, str_enum, utcnow
 from voting.models.roll import Holder
 
 
@@ -24,17 +24,6 @@ class CardKind(enum.StrEnum):
 class CardStatus(enum.StrEnum):
     active = "active"
     revoked = "revoked"
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 class IssuerKey(Base):
@@ -55,8 +44,8 @@ class Card(Base):
     property_area_id: Mapped[int] = mapped_column(ForeignKey("property_areas.id"), index=True)
     holder_id: Mapped[int] = mapped_column(ForeignKey("holders.id"), index=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
-    kind: Mapped[CardKind] = mapped_column(_enum(CardKind, "card_kind"))
-    status: Mapped[CardStatus] = mapped_column(_enum(CardStatus, "card_status"))
+    kind: Mapped[CardKind] = mapped_column(str_enum(CardKind, "card_kind"))
+    status: Mapped[CardStatus] = mapped_column(str_enum(CardStatus, "card_status"))
     public_key: Mapped[str] = mapped_column(String(64), unique=True)
     issuer_key_id: Mapped[int] = mapped_column(ForeignKey("issuer_keys.id"))
     # The certificate exactly as signed (canonical JSON) and the issuer's signature.

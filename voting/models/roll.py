@@ -14,7 +14,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    Enum,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -24,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from voting.models.base import Base, UTCDateTime, utcnow
+from voting.models.base import Base, UTCDateTime, str_enum, utcnow
 
 
 class AreaSource(enum.StrEnum):
@@ -45,17 +44,6 @@ class HolderKind(enum.StrEnum):
     person = "person"
     entity = "entity"
     developer = "developer"
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 class Building(Base):
@@ -94,7 +82,7 @@ class Holder(Base):
     property_area_id: Mapped[int] = mapped_column(ForeignKey("property_areas.id"), index=True)
     # Pseudonymous id used in logs, exports and ballots instead of the name.
     ref: Mapped[str] = mapped_column(String(20))
-    kind: Mapped[HolderKind] = mapped_column(_enum(HolderKind, "holder_kind"))
+    kind: Mapped[HolderKind] = mapped_column(str_enum(HolderKind, "holder_kind"))
     name: Mapped[str] = mapped_column(String(100))
     # Keyed hash (HMAC-SHA-256) of the normalised ID number; the number itself is never kept.
     id_hash: Mapped[str | None] = mapped_column(String(64))
@@ -139,8 +127,8 @@ class RollEntry(Base):
     holder_id: Mapped[int] = mapped_column(ForeignKey("holders.id"), index=True)
     # Exact area in hundredths of a square metre.
     area_centi: Mapped[int] = mapped_column(BigInteger)
-    area_source: Mapped[AreaSource] = mapped_column(_enum(AreaSource, "area_source"))
-    status: Mapped[UnitStatus] = mapped_column(_enum(UnitStatus, "unit_status"))
+    area_source: Mapped[AreaSource] = mapped_column(str_enum(AreaSource, "area_source"))
+    status: Mapped[UnitStatus] = mapped_column(str_enum(UnitStatus, "unit_status"))
     is_parking: Mapped[bool] = mapped_column(Boolean, default=False)
     co_owners: Mapped[str | None] = mapped_column(String(200))
     guardian: Mapped[str | None] = mapped_column(String(100))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from voting.models.base import Base, BigId, UTCDateTime, utcnow
+from voting.models.base import Base, BigId, UTCDateTime, str_enum, utcnow
 
 
 class Role(enum.StrEnum):
@@ -28,16 +28,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(
-        Enum(
-            Role,
-            name="role",
-            native_enum=False,
-            create_constraint=True,
-            length=32,
-            values_callable=lambda members: [m.value for m in members],
-        )
-    )
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role", length=32))
     # The scope that fits the role: an area for committee admins and observers, a community
     # for the residents' committee, a street for the street office, a district (or none:
     # the whole city) for the operator.
