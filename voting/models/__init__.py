@@ -3,6 +3,7 @@
 from voting.models.base import Base, utcnow
 from voting.models.cards import Card, CardKind, CardStatus, IssuerKey, LoginChallenge
 from voting.models.log import LogEntry, LogHead
+from voting.models.meetings import Meeting, Motion, MotionOption, Rules
 from voting.models.roll import (
     AreaSource,
     Building,
@@ -32,11 +33,15 @@ __all__ = [
     "LogEntry",
     "LogHead",
     "LoginChallenge",
+    "Meeting",
+    "Motion",
+    "MotionOption",
     "PropertyArea",
     "Role",
     "RollEntry",
     "RollUpload",
     "RollVersion",
+    "Rules",
     "Street",
     "Unit",
     "UnitStatus",
