@@ -153,8 +153,7 @@ class RulesOfProcedure:
             )
         if self.notice_days > MAX_NOTICE_DAYS:
             raise ProcedureError(
-                f"the notice period must be at most {MAX_NOTICE_DAYS} days, "
-                f"got {self.notice_days}"
+                f"the notice period must be at most {MAX_NOTICE_DAYS} days, got {self.notice_days}"
             )
         if not _is_int(self.proxy_cap) or not 1 <= self.proxy_cap <= MAX_PROXY_CAP:
             raise ProcedureError(
