@@ -7,6 +7,7 @@ import functools
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from voting.db import begin_write
@@ -39,3 +40,20 @@ def use_case(fn: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[S
         return result
 
     return wrapper
+
+
+M = TypeVar("M")
+
+
+def reload_locked(session: Session, model: type[M], row_id: int, missing: str) -> M:
+    """The row re-read inside the current transaction, row-locked on PostgreSQL, so that its
+    state is current for the checks that follow; `missing` is the NotFound message."""
+    found = session.scalar(
+        select(model)
+        .where(model.id == row_id)  # type: ignore[attr-defined]
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if found is None:
+        raise NotFound(missing)
+    return found

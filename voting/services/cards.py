@@ -65,7 +65,7 @@ from voting.models import (
     WebSession,
     utcnow,
 )
-from voting.services import NotFound, ServiceError, use_case
+from voting.services import NotFound, ServiceError, reload_locked, use_case
 from voting.services.log import append
 from voting.services.roll import current_version
 
@@ -573,15 +573,7 @@ def _reason(reason: str) -> str:
 
 def _fresh(session: Session, card: Card) -> Card:
     """The card re-read inside the current transaction (PostgreSQL: row-locked)."""
-    found = session.scalar(
-        select(Card)
-        .where(Card.id == card.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if found is None:
-        raise NotFound(f"no card {card.number}")
-    return found
+    return reload_locked(session, Card, card.id, f"no card {card.number}")
 
 
 @use_case

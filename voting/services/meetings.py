@@ -51,7 +51,7 @@ from voting.models import (
     Unit,
     utcnow,
 )
-from voting.services import NotFound, ServiceError, log, use_case
+from voting.services import NotFound, ServiceError, log, reload_locked, use_case
 from voting.services.roll import current_version
 
 __all__ = [
@@ -173,15 +173,7 @@ def get_meeting(session: Session, area: PropertyArea, meeting_id: int) -> Meetin
 
 def _lock(session: Session, meeting: Meeting) -> Meeting:
     """Reload the meeting with a row lock, so its state is current for this transaction."""
-    locked = session.scalar(
-        select(Meeting)
-        .where(Meeting.id == meeting.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if locked is None:
-        raise NotFound(f"meeting {meeting.id} does not exist")
-    return locked
+    return reload_locked(session, Meeting, meeting.id, f"meeting {meeting.id} does not exist")
 
 
 def _lock_with_area(session: Session, meeting: Meeting) -> tuple[Meeting, PropertyArea]:
