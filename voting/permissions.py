@@ -21,6 +21,11 @@ class Action(enum.StrEnum):
     administer_platform = "administer_platform"  # create districts, streets, areas
     view_cards = "view_cards"  # the area's owner cards: numbers, holder refs, status
     manage_cards = "manage_cards"  # issue, lock, unlock, revoke and reissue owner cards
+    view_meetings = "view_meetings"  # meetings, notices, proxies, turnout and results
+    manage_meetings = "manage_meetings"  # rules of procedure, meetings, motions, lifecycle
+    annul_meeting = "annul_meeting"  # annul a published decision (street office)
+    enter_paper = "enter_paper"  # enter and resolve paper ballots (double entry)
+    audit_log = "audit_log"  # the observer page: checkpoints, proofs, log entries
 
 
 _ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
@@ -32,11 +37,28 @@ _ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.manage_roll,
             Action.view_cards,
             Action.manage_cards,
+            Action.view_meetings,
+            Action.manage_meetings,
+            Action.enter_paper,
+            Action.audit_log,
         }
     ),
-    Role.residents_committee: frozenset({Action.view_area, Action.view_cards}),
-    Role.street_office: frozenset({Action.view_area, Action.view_roll_details, Action.view_cards}),
-    Role.observer: frozenset({Action.view_area, Action.view_cards}),
+    Role.residents_committee: frozenset(
+        {Action.view_area, Action.view_cards, Action.view_meetings, Action.audit_log}
+    ),
+    Role.street_office: frozenset(
+        {
+            Action.view_area,
+            Action.view_roll_details,
+            Action.view_cards,
+            Action.view_meetings,
+            Action.annul_meeting,
+            Action.audit_log,
+        }
+    ),
+    Role.observer: frozenset(
+        {Action.view_area, Action.view_cards, Action.view_meetings, Action.audit_log}
+    ),
 }
 
 

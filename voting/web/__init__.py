@@ -22,7 +22,16 @@ BLUEPRINTS: tuple[str, ...] = (
     "voting.web.admin_cards",
 )
 # Blueprints written alongside this shell: registered once their module exists.
-OPTIONAL_BLUEPRINTS: tuple[str, ...] = ("voting.web.admin_roll",)
+OPTIONAL_BLUEPRINTS: tuple[str, ...] = (
+    "voting.web.admin_roll",
+    "voting.web.admin_meetings",  # rules of procedure, meetings, motions, lifecycle (staff)
+    "voting.web.meetings",  # meeting pages, turnout, results, result notice PDF
+    "voting.web.vote",  # the owner's voting pages and receipts
+    "voting.web.proxies",  # proxy authorisations
+    "voting.web.paper",  # paper ballot double entry
+    "voting.web.api",  # JSON API /api/v1 and its OpenAPI document
+    "voting.web.observer",  # log endpoints and the observer page
+)
 
 
 def init_web(app: Flask) -> None:
