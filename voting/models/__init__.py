@@ -1,8 +1,9 @@
 """SQLAlchemy models. Importing this package registers every table on `Base.metadata`."""
 
+from voting.models.ballots import Ballot, Channel, CountedBallot, MotionResult, Proxy
 from voting.models.base import Base, utcnow
 from voting.models.cards import Card, CardKind, CardStatus, IssuerKey, LoginChallenge
-from voting.models.log import LogEntry, LogHead
+from voting.models.log import Checkpoint, LogEntry, LogHead, LogNode
 from voting.models.meetings import Meeting, Motion, MotionOption, Rules
 from voting.models.roll import (
     AreaSource,
@@ -20,23 +21,30 @@ from voting.models.users import Role, User, WebSession
 
 __all__ = [
     "AreaSource",
+    "Ballot",
     "Base",
     "Building",
     "Card",
     "CardKind",
     "CardStatus",
+    "Channel",
+    "Checkpoint",
     "Community",
+    "CountedBallot",
     "District",
     "Holder",
     "HolderKind",
     "IssuerKey",
     "LogEntry",
     "LogHead",
+    "LogNode",
     "LoginChallenge",
     "Meeting",
     "Motion",
     "MotionOption",
+    "MotionResult",
     "PropertyArea",
+    "Proxy",
     "Role",
     "RollEntry",
     "RollUpload",

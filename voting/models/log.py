@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from voting.models.base import Base, BigId, UTCDateTime, utcnow
@@ -35,4 +35,33 @@ class LogEntry(Base):
     # The exact canonical JSON bytes that were hashed into the leaf.
     entry: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LogNode(Base):
+    """The hash of a complete subtree: leaves [index·2^level, (index+1)·2^level).
+
+    Stored once the subtree is complete, so proofs are read, not recomputed from every leaf.
+    """
+
+    __tablename__ = "log_nodes"
+
+    property_area_id: Mapped[int] = mapped_column(ForeignKey("property_areas.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class Checkpoint(Base):
+    """A signed checkpoint (C2SP signed note) of an area's log."""
+
+    __tablename__ = "checkpoints"
+    __table_args__ = (UniqueConstraint("property_area_id", "size"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    property_area_id: Mapped[int] = mapped_column(ForeignKey("property_areas.id"))
+    size: Mapped[int] = mapped_column(BigInteger)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # The whole signed note, exactly as served.
+    note: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
