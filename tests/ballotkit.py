@@ -100,7 +100,11 @@ def open_meeting_setup(
         db, area, "roll.csv", roll or SAMPLE.read_bytes(), "key", expected_base_version=None
     )
     cards = issue_cards(
-        db, area, CardKey(ISSUER_SEED), base_url="https://vote.example", now=T0 - dt.timedelta(days=2)
+        db,
+        area,
+        CardKey(ISSUER_SEED),
+        base_url="https://vote.example",
+        now=T0 - dt.timedelta(days=2),
     )
     set_rules(
         db,
