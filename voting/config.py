@@ -24,10 +24,13 @@ DEFAULTS: dict[str, Any] = {
     "BABEL_DEFAULT_LOCALE": "zh_CN",
     "PLATFORM_NAME": "业主共同决定事项公共决策平台",
     "PLATFORM_ID": "voting.example",
+    # Card-login challenges one client address may ask for in 10 minutes (a kiosk or a
+    # whole estate behind one NAT address may need more).
+    "CHALLENGES_PER_ADDRESS": 100,
     "TESTING": False,
 }
 
-_INT_KEYS = {"SESSION_LIFETIME_MINUTES", "MAX_UPLOAD_MB"}
+_INT_KEYS = {"SESSION_LIFETIME_MINUTES", "MAX_UPLOAD_MB", "CHALLENGES_PER_ADDRESS"}
 _BOOL_KEYS = {"TESTING"}
 
 

@@ -122,6 +122,7 @@ def issue_challenge(
     client_addr: str,
     *,
     platform: str,
+    max_per_address: int = MAX_CHALLENGES_PER_ADDRESS,
     now: dt.datetime | None = None,
 ) -> Challenge:
     """A fresh challenge for the card, within the rate limits. One transaction."""
@@ -129,7 +130,7 @@ def issue_challenge(
     address = (client_addr or "unknown")[:_ADDRESS_LENGTH]
     begin_write(session)
     try:
-        challenge = _issue_challenge(session, card_number, address, platform, now)
+        challenge = _issue_challenge(session, card_number, address, platform, max_per_address, now)
     except BaseException:
         session.rollback()
         raise
@@ -138,7 +139,12 @@ def issue_challenge(
 
 
 def _issue_challenge(
-    session: Session, card_number: str, address: str, platform: str, now: dt.datetime
+    session: Session,
+    card_number: str,
+    address: str,
+    platform: str,
+    max_per_address: int,
+    now: dt.datetime,
 ) -> Challenge:
     # Opportunistic clean-up: challenges older than the rate window count for nothing.
     session.execute(delete(LoginChallenge).where(LoginChallenge.created_at <= now - RATE_WINDOW))
@@ -156,7 +162,7 @@ def _issue_challenge(
     ):
         raise LoginRefused("rate_limited", "too many challenges for this card")
     if (session.scalar(recent.where(LoginChallenge.client_addr == address)) or 0) >= (
-        MAX_CHALLENGES_PER_ADDRESS
+        max_per_address
     ):
         raise LoginRefused("rate_limited", "too many challenges from this address")
     nonce = secrets.token_hex(NONCE_BYTES)

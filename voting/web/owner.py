@@ -152,7 +152,11 @@ def challenge() -> tuple[Response, int]:
         return _error(_("Please check the card number: for example NHXY-000123."), 400)
     try:
         issued = issue_challenge(
-            db_session(), number, request.remote_addr or "", platform=_platform()
+            db_session(),
+            number,
+            request.remote_addr or "",
+            platform=_platform(),
+            max_per_address=int(current_app.config["VOTING_CHALLENGES_PER_ADDRESS"]),
         )
     except LoginRefused as refusal:
         return _refused(refusal)
