@@ -20,7 +20,6 @@ from crypto.keys import CardKey
 from voting.database import get_database
 from voting.demo import DEMO_PATH
 from voting.models import Card, LoginChallenge, utcnow
-from voting.services import card_login
 from voting.services.card_login import (
     CHALLENGE_LIFETIME,
     MAX_CHALLENGES_PER_CARD,
@@ -312,15 +311,14 @@ def test_card_login_challenges_are_rate_limited_per_card(
 
 
 def test_card_login_challenges_are_rate_limited_per_address(
-    db: Session, issued: list[IssuedCard], monkeypatch: pytest.MonkeyPatch
+    db: Session, issued: list[IssuedCard]
 ) -> None:
-    monkeypatch.setattr(card_login, "MAX_CHALLENGES_PER_ADDRESS", 3)
     for card in issued[:3]:
-        challenge(db, card)
+        challenge(db, card, max_per_address=3)
     with pytest.raises(LoginRefused) as caught:
-        challenge(db, issued[3])
+        challenge(db, issued[3], max_per_address=3)
     assert caught.value.reason == "rate_limited"
-    issue_challenge(db, issued[3].number, "198.51.100.1", platform=PLATFORM)
+    issue_challenge(db, issued[3].number, "198.51.100.1", platform=PLATFORM, max_per_address=3)
 
 
 def test_card_login_unknown_card_gets_no_challenge(db: Session, issued: list[IssuedCard]) -> None:
