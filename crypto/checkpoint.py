@@ -97,7 +97,7 @@ class NoteVerifier:
     @classmethod
     def parse(cls, text: str) -> NoteVerifier:
         """Parse a verifier key string; the key ID must match the name and key."""
-        parts = text.split("+") if isinstance(text, str) else []
+        parts = text.split("+", 2) if isinstance(text, str) else []
         if len(parts) != 3:
             raise InvalidKey("verifier key must be <name>+<key ID>+<key>")
         name, key_id, encoded = parts
