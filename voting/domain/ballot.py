@@ -150,7 +150,7 @@ def parse_choice(kind: MotionKind, options: Sequence[str], seats: int, value: JS
         raise BallotError("choice names someone who is not a candidate", "choice")
     if len(value) > seats:
         raise BallotError(f"choice names more candidates than the {seats} seats", "choice")
-    if list(value) != sorted(set(value)):  # type: ignore[type-var]
+    if list(value) != sorted(set(value)):
         raise BallotError("candidates must be distinct and in ascending order", "choice")
     return frozenset(item for item in value if isinstance(item, str))
 

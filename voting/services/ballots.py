@@ -16,11 +16,12 @@ platform, credential = the session's card, signature, nonce, meeting and window,
 card state, eligibility and scope, proxy, choice, then the one-counted-ballot rule. Each
 refusal is a `BallotRefused` with an HTTP-like status and a message; nothing is stored.
 
-Concurrency: on SQLite the transaction holds the one write lock. On PostgreSQL the meeting
-row is share-locked (a close waits for ballots in flight, and no ballot commits after the
-close), the log head row serialises the area's appends, and the primary key of
-`counted_ballots` decides races between ballots of one voter: the loser either replaces
-the pointer (where changes are allowed; in log order) or is refused and rolled back.
+Concurrency: on SQLite the transaction holds the one write lock. On PostgreSQL the card,
+meeting and proxy rows are read afresh and share-locked (a lock, revocation, close or
+withdrawal waits for ballots in flight, and no ballot commits after it), the log head row
+serialises the area's appends, and the primary key of `counted_ballots` decides races
+between ballots of one voter: the loser either replaces the pointer (where changes are
+allowed; in log order) or is refused and rolled back.
 """
 
 from __future__ import annotations
@@ -265,10 +266,28 @@ def _check_signature(
         raise BallotRefused(
             403, f"the card's certificate is not valid: {exc}", "certificate"
         ) from exc
+    # What an offline verifier reads from the certificate must be what the server checks.
+    if (
+        certificate.card_number != card.number
+        or certificate.card_key.hex() != card.public_key
+        or certificate.holder_id != card.holder.ref
+    ):
+        raise BallotRefused(403, "the card's certificate does not match the card", "certificate")
     try:
         verify_statement(certificate.card_key, data, signature, expected_type=BALLOT_TYPE)
     except CryptoError as exc:
         raise BallotRefused(401, f"the signature does not verify: {exc}", "bad_signature") from exc
+
+
+def _load_card(session: Session, card_id: int) -> Card | None:
+    """The card as it is now, share-locked on PostgreSQL: never a copy the session loaded
+    earlier (the request's login check), and a lock or revocation waits for this ballot."""
+    return session.scalar(
+        select(Card)
+        .where(Card.id == card_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
 
 
 def _load_open_meeting(session: Session, statement: BallotStatement) -> tuple[Meeting, Motion]:
@@ -304,7 +323,12 @@ def _voter_and_proxy(
         if statement.voter != card.holder.ref:
             raise BallotRefused(403, "the ballot names another voter than the card's", "voter")
         return card.holder, None
-    proxy = session.scalar(select(Proxy).where(Proxy.statement_hash == statement.proxy))
+    proxy = session.scalar(
+        select(Proxy)
+        .where(Proxy.statement_hash == statement.proxy)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
     if (
         proxy is None
         or proxy.meeting_id != meeting.id
@@ -432,7 +456,7 @@ def _cast(
     channel: Channel,
     now: dt.datetime,
 ) -> Receipt:
-    card = session.get(Card, card_id)
+    card = _load_card(session, card_id)
     if card is None:
         raise BallotRefused(403, "no card is logged in", "card")
     if statement.credential != _certificate_fingerprint(card):
