@@ -84,6 +84,7 @@ __all__ = [
     "cards_of_area",
     "check_pin",
     "houses_by_holder",
+    "issue_card_outside_roll",
     "issue_cards",
     "load_issuer",
     "lock_by_admin",
@@ -482,6 +483,44 @@ def issue_cards(
         now=_truncate(now),
         progress=progress,
     )
+
+
+def issue_card_outside_roll(
+    session: Session,
+    area: PropertyArea,
+    issuer: CardKey,
+    holder: Holder,
+    *,
+    base_url: str,
+    houses: Sequence[str] = (),
+    user_id: int | None = None,
+    validity_days: int = DEFAULT_VALIDITY_DAYS,
+    now: dt.datetime | None = None,
+) -> IssuedCard:
+    """Issue a printed card to a holder with no unit in the roll (a named proxy, who can vote
+    only for the owners who authorised them). Not a use case: runs in the caller's
+    transaction. `houses` is what the card prints where an owner's card shows house numbers."""
+    _check_area_code(area)
+    _lock_area(session, area)
+    if holder.property_area_id != area.id:
+        raise NotFound(f"holder {holder.ref} is not in area {area.code}")
+    card = active_card_of_holder(session, holder.id)
+    if card is not None:
+        raise CardConflict(f"holder {holder.ref} already has an active card {card.number}")
+    chosen = _Holder(holder.id, holder.ref, holder.name, holder.kind.value, tuple(houses))
+    (issued,) = _issue(
+        session,
+        area,
+        issuer,
+        [chosen],
+        base_url=base_url,
+        user_id=user_id,
+        chip=None,
+        validity_days=validity_days,
+        now=_truncate(now),
+        progress=None,
+    )
+    return issued
 
 
 # --- PIN checks --------------------------------------------------------------------------
