@@ -27,6 +27,7 @@ allowed; in log order) or is refused and rolled back.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -37,14 +38,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from crypto.canonical import JSONValue, parse_canonical
-from crypto.certificates import verify_certificate
+from crypto.certificates import CERTIFICATE_TYPE, Certificate, verify_certificate
 from crypto.encoding import b64_encode
 from crypto.errors import CertificateExpired, CertificateNotYetValid, CryptoError
 from crypto.keys import SIGNATURE_SIZE, PublicKey
-from crypto.statements import MAX_STATEMENT_SIZE, format_time, verify_statement
+from crypto.statements import MAX_STATEMENT_SIZE, format_time, parse_time, verify_statement
 from voting.db import begin_write
 from voting.domain.ballot import (
     BALLOT_TYPE,
@@ -88,6 +89,18 @@ __all__ = [
     "receipt_by_hash",
     "voter_buildings",
 ]
+
+#: Per-process caches of rows that never change once written (see where they are used).
+_CACHE_LIMIT = 200_000
+# Keys start with the database's URL: one process may meet several databases (tests do).
+_BUILDINGS: dict[tuple[str, int, int], frozenset[str]] = {}
+_ISSUERS: dict[tuple[str, int], str] = {}
+_AREAS: dict[tuple[str, int], PropertyArea] = {}
+
+
+def _database(session: Session) -> str:
+    return str(session.get_bind().url)
+
 
 #: How long a ballot nonce may be answered (also bounded by the voting window).
 NONCE_LIFETIME = dt.timedelta(minutes=15)
@@ -175,10 +188,17 @@ def _certificate_fingerprint(card: Card) -> str:
 
 
 def voter_buildings(session: Session, meeting: Meeting, holder_id: int) -> set[str]:
-    """Buildings where the holder has a unit in the meeting's roll snapshot."""
+    """Buildings where the holder has a unit in the meeting's roll snapshot (a roll version
+    never changes, so the answer is kept per process)."""
     if meeting.roll_version_id is None:
         return set()
-    return set(
+    cache_key = (_database(session), meeting.roll_version_id, holder_id)
+    cached = _BUILDINGS.get(cache_key)
+    if cached is not None:
+        return set(cached)
+    if len(_BUILDINGS) >= _CACHE_LIMIT:
+        _BUILDINGS.clear()
+    found = frozenset(
         session.scalars(
             select(Building.name)
             .select_from(RollEntry)
@@ -191,6 +211,8 @@ def voter_buildings(session: Session, meeting: Meeting, holder_id: int) -> set[s
             .distinct()
         )
     )
+    _BUILDINGS[cache_key] = found
+    return set(found)
 
 
 def _in_scope(motion: Motion, buildings: set[str]) -> bool:
@@ -250,18 +272,40 @@ def _parse(data: bytes) -> tuple[BallotStatement, dict[str, JSONValue]]:
         raise BallotRefused(400, f"malformed ballot: {exc}", "malformed") from exc
 
 
+@functools.lru_cache(maxsize=4096)
+def _issuer_key(issuer_public_hex: str) -> PublicKey:
+    return PublicKey.from_hex(issuer_public_hex)
+
+
+@functools.lru_cache(maxsize=65536)
+def _certificate(issuer_public_hex: str, data: bytes, signature: bytes) -> Certificate:
+    """A certificate verified once per process: its bytes and signature never change, so
+    only its validity at each ballot's time is checked again."""
+    issuer = _issuer_key(issuer_public_hex)
+    statement = verify_statement(issuer, data, signature, expected_type=CERTIFICATE_TYPE)
+    return verify_certificate(issuer, data, signature, at=parse_time(statement["not_before"]))
+
+
+def _issuer_public_hex(session: Session, issuer_key_id: int) -> str:
+    cache_key = (_database(session), issuer_key_id)
+    cached = _ISSUERS.get(cache_key)
+    if cached is None:
+        issuer = session.get(IssuerKey, issuer_key_id)
+        assert issuer is not None
+        cached = _ISSUERS[cache_key] = issuer.public_key
+    return cached
+
+
 def _check_signature(
     session: Session, card: Card, data: bytes, signature: bytes, at: dt.datetime
 ) -> None:
-    issuer = session.get(IssuerKey, card.issuer_key_id)
-    assert issuer is not None
     try:
-        certificate = verify_certificate(
-            PublicKey.from_hex(issuer.public_key),
+        certificate = _certificate(
+            _issuer_public_hex(session, card.issuer_key_id),
             card.certificate,
             card.certificate_signature,
-            at=at,
         )
+        certificate.check_valid_at(at)
     except (CertificateExpired, CertificateNotYetValid) as exc:
         raise BallotRefused(
             403, f"the card's certificate is not valid: {exc}", "certificate"
@@ -280,14 +324,28 @@ def _check_signature(
 
 
 def _load_card(session: Session, card_id: int) -> Card | None:
-    """The card as it is now, share-locked on PostgreSQL: never a copy the session loaded
-    earlier (the request's login check), and a lock or revocation waits for this ballot."""
+    """The card (with its holder) as it is now, share-locked on PostgreSQL: never a copy the
+    session loaded earlier (the request's login check), and a lock or revocation waits for
+    this ballot."""
     return session.scalar(
         select(Card)
+        .options(joinedload(Card.holder))
         .where(Card.id == card_id)
-        .with_for_update(read=True)
+        .with_for_update(read=True, of=Card)
         .execution_options(populate_existing=True)
     )
+
+
+def _area(session: Session, area_id: int) -> PropertyArea:
+    """The area row; its id and code never change, so the row is kept per process (as a
+    detached copy, read-only)."""
+    cache_key = (_database(session), area_id)
+    cached = _AREAS.get(cache_key)
+    if cached is None:
+        found = session.get(PropertyArea, area_id)
+        assert found is not None
+        cached = _AREAS[cache_key] = PropertyArea(id=found.id, code=found.code, name=found.name)
+    return cached
 
 
 def _load_open_meeting(session: Session, statement: BallotStatement) -> tuple[Meeting, Motion]:
@@ -469,8 +527,7 @@ def _cast(
     if session.scalar(select(Ballot.id).where(Ballot.nonce == statement.nonce)) is not None:
         raise BallotRefused(409, "this nonce has already been used", "replayed")
     meeting, motion = _load_open_meeting(session, statement)
-    area = session.get(PropertyArea, meeting.property_area_id)
-    assert area is not None
+    area = _area(session, meeting.property_area_id)
     if statement.area != area.code or card.property_area_id != area.id:
         raise BallotRefused(400, "the ballot is for another property area", "area")
     _check_window(meeting, statement, now)
