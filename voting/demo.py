@@ -44,6 +44,8 @@ class DemoUser:
 DEMO_USERS = (
     DemoUser("operator", Role.operator, "区住建委 平台管理员"),
     DemoUser("admin", Role.committee_admin, "南湖西园业委会 王秘书"),
+    # A second committee admin: paper ballots are entered twice, by two different people.
+    DemoUser("admin2", Role.committee_admin, "南湖西园业委会 刘委员"),
     DemoUser("juweihui", Role.residents_committee, "南湖西园社区居委会 李主任"),
     DemoUser("jiedao", Role.street_office, "望京街道办事处 赵科长"),
     DemoUser("observer", Role.observer, "观察员 陈律师"),

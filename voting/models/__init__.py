@@ -5,6 +5,7 @@ from voting.models.base import Base, utcnow
 from voting.models.cards import Card, CardKind, CardStatus, IssuerKey, LoginChallenge
 from voting.models.log import Checkpoint, LogEntry, LogHead, LogNode
 from voting.models.meetings import Meeting, Motion, MotionOption, Rules
+from voting.models.paper import PaperEntry, PaperResolution, PaperSheet
 from voting.models.roll import (
     AreaSource,
     Building,
@@ -43,6 +44,9 @@ __all__ = [
     "Motion",
     "MotionOption",
     "MotionResult",
+    "PaperEntry",
+    "PaperResolution",
+    "PaperSheet",
     "PropertyArea",
     "Proxy",
     "Role",
