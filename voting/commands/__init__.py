@@ -14,8 +14,12 @@ import click
 COMMANDS: dict[str, tuple[str, str]] = {
     "cards": ("voting.commands.cards", "cards_group"),
     "demo": ("voting.commands.demo", "demo_command"),
+    "export": ("voting.commands.export", "export_command"),
+    "log": ("voting.commands.log", "log_group"),
+    "meetings": ("voting.commands.meetings", "meetings_group"),
     "roll": ("voting.commands.roll", "roll_group"),
     "tally": ("voting.commands.tally", "tally_command"),
+    "verify": ("voting.commands.verify", "verify_command"),
 }
 
 
