@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -54,6 +54,9 @@ from voting.models import (
 from voting.services import NotFound, ServiceError, log, reload_locked, use_case
 from voting.services.roll import current_version
 
+if TYPE_CHECKING:
+    from voting.services.logtree import LogSigner
+
 __all__ = [
     "ProcedureRefused",
     "add_motion",
@@ -63,6 +66,7 @@ __all__ = [
     "get_meeting",
     "get_rules",
     "meeting_rules",
+    "meetings_of_area",
     "motion_content_sha256",
     "motion_spec",
     "notices_for_community",
@@ -70,6 +74,7 @@ __all__ = [
     "post_notice",
     "publish_meeting",
     "remove_motion",
+    "roll_buildings",
     "set_rules",
     "update_motion",
 ]
@@ -476,16 +481,32 @@ def open_meeting(
 
 @use_case
 def close_meeting(
-    session: Session, meeting: Meeting, now: dt.datetime, *, user_id: int | None = None
+    session: Session,
+    meeting: Meeting,
+    now: dt.datetime,
+    *,
+    user_id: int | None = None,
+    signer: LogSigner | None = None,
 ) -> Meeting:
-    """Lock the ballot box; refused before the window's end (no early close)."""
+    """Lock the ballot box; refused before the window's end (no early close). With a
+    `signer`, the log's checkpoint is signed in the same transaction, covering the tally and
+    the close (DESIGN: a checkpoint at every close)."""
     meeting, area = _lock_with_area(session, meeting)
     with _refusing():
         check_close(meeting.state, meeting.window_closes_at or now, now)
     meeting.state = MeetingState.closed
     meeting.closed_at = now
     session.flush()
+    # The tally of every motion, stored and logged in this same transaction (imported here:
+    # voting.services.results itself uses this module).
+    from voting.services.results import record_results
+
+    record_results(session, meeting, area, now)
     log.append(session, area, "meeting.close", {"meeting": meeting.id, "by": user_id}, at=now)
+    if signer is not None:
+        from voting.services.logtree import checkpoint_at_close
+
+        checkpoint_at_close(session, area, signer, now)
     return meeting
 
 
@@ -549,3 +570,18 @@ def notices_for_community(session: Session, community_id: int) -> list[Meeting]:
         .order_by(Meeting.notice_posted_at.desc(), Meeting.id.desc())
     )
     return list(session.scalars(query))
+
+
+def meetings_of_area(session: Session, area: PropertyArea) -> list[Meeting]:
+    """The area's meetings, newest first: the staff list of meetings."""
+    query = (
+        select(Meeting)
+        .where(Meeting.property_area_id == area.id)
+        .order_by(Meeting.created_at.desc(), Meeting.id.desc())
+    )
+    return list(session.scalars(query))
+
+
+def roll_buildings(session: Session, area: PropertyArea) -> set[str]:
+    """The building names of the area's current roll: what a motion's scope may name."""
+    return _roll_buildings(session, current_version(session, area))

@@ -73,6 +73,7 @@ from voting.domain.tally import MotionKind, rule_for_matter
 from voting.models import Meeting, Motion, PropertyArea, User, utcnow
 from voting.permissions import Action, can, visible_areas
 from voting.services import NotFound, ServiceError
+from voting.services.logtree import load_log_signer
 from voting.services.meetings import add_motion as add_motion_service
 from voting.services.meetings import (
     annul_meeting,
@@ -741,9 +742,14 @@ def step_form(code: str, meeting_id: int, step: str) -> tuple[str, int]:
 @bp.post("/<code>/<int:meeting_id>/<any(open, close, publish):step>")
 def step(code: str, meeting_id: int, step: str) -> PageResult:
     area, meeting = _meeting(code, meeting_id, Action.manage_meetings)
-    actions = {"open": open_meeting, "close": close_meeting, "publish": publish_meeting}
+    user_id = staff_user().id
     try:
-        done = actions[step](db_session(), meeting, now(), user_id=staff_user().id)
+        if step == "close":  # the close signs the log's checkpoint in its transaction
+            signer = load_log_signer(current_app)
+            done = close_meeting(db_session(), meeting, now(), user_id=user_id, signer=signer)
+        else:
+            action = open_meeting if step == "open" else publish_meeting
+            done = action(db_session(), meeting, now(), user_id=user_id)
     except ServiceError as exc:
         return _refused_by(area, meeting, exc)
     flash(str(_STEP_DONE[step]), "success")
