@@ -188,6 +188,8 @@ def test_meetings_full_lifecycle_with_log(db: Session, area: PropertyArea) -> No
         "motion.remove",
         "meeting.notice",
         "meeting.open",
+        "tally",  # one per motion, in the close's transaction
+        "tally",
         "meeting.close",
         "meeting.publish",
     ]
