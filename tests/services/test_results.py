@@ -9,7 +9,17 @@ import json
 from pathlib import Path
 
 import pytest
-from ballotkit import CLOSES, OPENS, T0, VOTING, YES_NO, cast, open_meeting_setup
+from ballotkit import (
+    CLOSES,
+    NONCE_KEY,
+    OPENS,
+    PLATFORM,
+    T0,
+    VOTING,
+    YES_NO,
+    cast,
+    open_meeting_setup,
+)
 from exportkit import make_record, messages, verify
 from paperkit import HASH_A, staff
 from proxykit import card_of
@@ -34,6 +44,7 @@ from voting.demo import DEMO_PATH
 from voting.domain.procedure import ResultDetail
 from voting.models import Ballot, LogEntry, MotionResult, RollVersion
 from voting.services import NotFound
+from voting.services.ballots import ballot_challenge
 from voting.services.meetings import (
     add_motion,
     close_meeting,
@@ -230,17 +241,22 @@ def test_results_refused_before_the_close(db: Session) -> None:
         results(db, setup.meeting)
 
 
-def test_results_parking_only_voter_set_aside(db: Session) -> None:
+def test_results_parking_only_voter_has_no_vote(db: Session) -> None:
+    """Where parking does not count, a parking space alone gives no vote: no nonce is
+    issued for it, and the space is in no total."""
     roll = (Path(__file__).parents[1] / "data" / "rolls" / "sample_zh.csv").read_bytes()
     roll += "地下车库,B1-003,12.00,不动产登记,已售,个人,孙丽,110105198807070026,,是,,\n".encode()
     first = open_meeting_setup(db, roll=roll)
     setup = second_meeting(db, first, parking_counts=False)
     sun = card_of(setup, "孙丽")
-    cast(db, setup, sun, setup.yes_no, "yes")
+    challenge = ballot_challenge(
+        db, setup.card_row(db, sun), setup.meeting, platform=PLATFORM, key=NONCE_KEY, now=VOTING
+    )
+    assert challenge.nonces == {}
     cast(db, setup, card_of(setup, WANG), setup.yes_no, "no")
     close_meeting(db, setup.meeting, now=CLOSES)
     stored = stored_result(db, setup.yes_no)
-    assert stored["ballots"] == {"electronic": 1, "paper": 0, "set_aside": 1}
+    assert stored["ballots"] == {"electronic": 1, "paper": 0, "set_aside": 0}
     assert option_count(stored, "yes")["headcount"] == 0
     assert stored["totals"]["headcount"] == 6  # 孙丽's parking space does not count
 

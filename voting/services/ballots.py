@@ -93,7 +93,7 @@ __all__ = [
 #: Per-process caches of rows that never change once written (see where they are used).
 _CACHE_LIMIT = 200_000
 # Keys start with the database's URL: one process may meet several databases (tests do).
-_BUILDINGS: dict[tuple[str, int, int], frozenset[str]] = {}
+_BUILDINGS: dict[tuple[str, int, int, bool], frozenset[str]] = {}
 _ISSUERS: dict[tuple[str, int], str] = {}
 _AREAS: dict[tuple[str, int], PropertyArea] = {}
 
@@ -188,11 +188,12 @@ def _certificate_fingerprint(card: Card) -> str:
 
 
 def voter_buildings(session: Session, meeting: Meeting, holder_id: int) -> set[str]:
-    """Buildings where the holder has a unit in the meeting's roll snapshot (a roll version
-    never changes, so the answer is kept per process)."""
+    """Buildings where the holder has a unit that counts in the meeting's roll snapshot (a
+    roll version never changes, so the answer is kept per process)."""
     if meeting.roll_version_id is None:
         return set()
-    cache_key = (_database(session), meeting.roll_version_id, holder_id)
+    parking = meeting.rules_parking_counts is not False
+    cache_key = (_database(session), meeting.roll_version_id, holder_id, parking)
     cached = _BUILDINGS.get(cache_key)
     if cached is not None:
         return set(cached)
@@ -207,6 +208,8 @@ def voter_buildings(session: Session, meeting: Meeting, holder_id: int) -> set[s
             .where(
                 RollEntry.roll_version_id == meeting.roll_version_id,
                 RollEntry.holder_id == holder_id,
+                # Where parking does not count, a parking space gives no vote.
+                True if parking else RollEntry.is_parking.is_(False),
             )
             .distinct()
         )
