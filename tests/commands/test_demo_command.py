@@ -141,3 +141,43 @@ def test_demo_issues_one_card_per_holder(seeded: tuple[str, str], tmp_path: Path
     again = json.loads(path.read_text(encoding="utf-8"))
     assert len(again) == len(listed)
     assert {e["card_number"] for e in again}.isdisjoint(e["card_number"] for e in listed)
+
+
+def test_demo_meetings_published_record_verifies(seeded: tuple[str, str], tmp_path: Path) -> None:
+    from crypto.keys import CardKey
+    from voting.domain.procedure import MeetingState
+    from voting.models import Ballot, Meeting, MotionResult, Proxy
+    from voting.models.paper import PaperEntry
+
+    database_url, output = seeded
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            meetings = session.scalars(select(Meeting).order_by(Meeting.id)).all()
+            states = [meeting.state for meeting in meetings]
+            ballots = session.scalar(select(func.count()).select_from(Ballot)) or 0
+            proxy_ballots = session.scalar(
+                select(func.count()).select_from(Ballot).where(Ballot.proxy_id.is_not(None))
+            )
+            proxies = session.scalar(select(func.count()).select_from(Proxy))
+            paper = session.scalar(select(func.count()).select_from(PaperEntry))
+            results = session.scalars(select(MotionResult)).all()
+            published = meetings[0].id
+    finally:
+        engine.dispose()
+    assert states == [MeetingState.published, MeetingState.open]
+    assert ballots >= 300 and proxy_ballots and proxies and paper
+    assert len(results) == 2 and all(b'"passed"' in r.result for r in results)
+    assert "774 ballots seeded" in output or f"{ballots} ballots seeded" in output
+    env = {"VOTING_DATABASE_URL": database_url, "VOTING_INSTANCE_PATH": str(tmp_path / "instance")}
+    record = tmp_path / "record"
+    exported = CliRunner().invoke(
+        main, ["export", "--meeting", str(published), str(record)], env=env
+    )
+    assert exported.exit_code == 0, exported.output
+    log_key = CardKey((tmp_path / "instance" / "log-key").read_bytes()).public_key.hex()
+    verified = CliRunner().invoke(main, ["verify", str(record), "--log-key", log_key], env=env)
+    assert verified.exit_code == 0, verified.output
+    assert "passed every check" in verified.output
+    # A rerun seeds no meeting again.
+    assert "ballots seeded" not in _run_demo(database_url, tmp_path / "instance")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from dataclasses import dataclass
@@ -97,14 +98,21 @@ def _write_private(path: Path, entries: list[dict[str, Any]]) -> None:
 
 
 def seed_demo_cards(
-    session: Session, area: PropertyArea, issuer: CardKey, instance: Path, base_url: str
+    session: Session,
+    area: PropertyArea,
+    issuer: CardKey,
+    instance: Path,
+    base_url: str,
+    *,
+    issued_at: dt.datetime | None = None,
 ) -> DemoCards:
     """Issue a card to every demo holder without one and list them all in demo-cards.json.
 
     For the demo only: the file keeps the cards' secrets (link, backup code, PIN, PUK), which
     the platform otherwise never stores. A rerun issues nothing and keeps the file. If the
     file is missing while cards exist, their secrets are gone for good, so the demo cards are
-    revoked and issued anew to write the file again.
+    revoked and issued anew to write the file again. `issued_at` backdates the issue, so
+    the cards were valid when the demo's past meeting was voted on.
     """
     path = instance / DEMO_CARDS_FILE
     entries: list[dict[str, Any]] = []
@@ -114,7 +122,7 @@ def seed_demo_cards(
         for card in cards_of_area(session, area):
             if card.status is CardStatus.active:
                 revoke_card(session, card, reason="demo-cards.json was missing", user_id=None)
-    issued = issue_cards(session, area, issuer, base_url=base_url)
+    issued = issue_cards(session, area, issuer, base_url=base_url, now=issued_at)
     if issued or not path.exists():
         instance.mkdir(parents=True, exist_ok=True)
         entries += [_card_entry(card) for card in issued]
