@@ -22,9 +22,7 @@ def _count(db: Session, model: Any) -> int:
     return db.scalar(select(func.count()).select_from(model)) or 0
 
 
-def test_ballots_cast_returns_a_receipt_logged_and_counted(
-    db: Session, setup: VotingSetup
-) -> None:
+def test_ballots_cast_returns_a_receipt_logged_and_counted(db: Session, setup: VotingSetup) -> None:
     receipt = cast(db, setup, setup.cards[0], setup.yes_no, "yes")
     assert receipt.meeting == setup.meeting.id and receipt.motion == setup.yes_no.id
     ballot = db.scalar(select(Ballot))
