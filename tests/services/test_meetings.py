@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from ballotkit import CHOICE, CLOSES, ELECTION, OPENS, T0, YES_NO
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -46,33 +47,7 @@ from voting.services.meetings import (
 from voting.services.roll import import_roll
 from voting.services.tenancy import AreaPath, ensure_property_area
 
-T0 = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)
-OPENS = T0 + dt.timedelta(days=15)
-CLOSES = OPENS + dt.timedelta(days=7)
 SECOND = dt.timedelta(seconds=1)
-
-YES_NO = MotionSpec(
-    matter=4,
-    kind=MotionKind.YES_NO,
-    title="Renew the property service contract",
-    text="Renew the contract with the current company for three years.",
-)
-CHOICE = MotionSpec(
-    matter=7,
-    kind=MotionKind.CHOICE,
-    title="Lift renovation in building 1",
-    text="Choose the contractor for the lift renovation.",
-    options=("Contractor A", "Contractor B"),
-    scope=frozenset({"1号楼"}),
-)
-ELECTION = MotionSpec(
-    matter=3,
-    kind=MotionKind.ELECTION,
-    title="Committee election",
-    text="Elect two members of the owners' committee.",
-    options=("Candidate 1", "Candidate 2", "Candidate 3"),
-    seats=2,
-)
 
 
 @pytest.fixture

@@ -209,8 +209,10 @@ def test_api_ballots_revoked_card(
     body = ballot_body(owner, _valid(client, voting))
     revoke_card(store, _card_row(store, owner), reason="lost", user_id=None, now=VOTING)
     before = stored(store)
-    # Revoking ends the card's sessions: the ballot arrives without a login.
-    refused(post_ballot(client, body), 401, "login_required", "log in with your owner card")
+    # Revoking ends the card's sessions (and the language chosen in it): the ballot arrives
+    # without a login.
+    response = client.post("/api/v1/ballots?lang=en", json=body)
+    refused(response, 401, "login_required", "log in with your owner card")
     _nothing_stored(store, before)
 
 

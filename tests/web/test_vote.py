@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from ballotkit import CHOICE, ELECTION
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_owner_login import b64, card_login, owner_cards  # noqa: F401  (fixture)
@@ -43,22 +44,6 @@ YES_NO = MotionSpec(
     kind=MotionKind.YES_NO,
     title="Renew the property service contract",
     text="Renew the contract with the current company for three years.\nFee unchanged.",
-)
-CHOICE = MotionSpec(
-    matter=7,
-    kind=MotionKind.CHOICE,
-    title="Lift renovation in building 1",
-    text="Choose the contractor for the lift renovation.",
-    options=("Contractor A", "Contractor B"),
-    scope=frozenset({"1号楼"}),
-)
-ELECTION = MotionSpec(
-    matter=3,
-    kind=MotionKind.ELECTION,
-    title="Committee election",
-    text="Elect two members of the owners' committee.",
-    options=("Candidate 1", "Candidate 2", "Candidate 3"),
-    seats=2,
 )
 
 
@@ -386,8 +371,8 @@ def test_vote_receipt_page_is_public_and_shows_the_ballot(
     assert '<dd id="receipt-counted">Yes</dd>' in html
     assert "This ballot is recorded and counts." in html
     assert (
-        f'<div id="proof" data-area="NHXY" data-log-index="{ballot.log_seq}" '
-        f'data-ballot-hash="{ballot.ballot_hash}"></div>'
+        f'<div id="proof" class="receipt-proof" data-area="NHXY" '
+        f'data-log-index="{ballot.log_seq}" data-ballot-hash="{ballot.ballot_hash}"'
     ) in html
     assert '<svg viewBox="' in html and 'class="qr-code"' in html
     assert f"http://localhost/receipts/{ballot.ballot_hash}" in html

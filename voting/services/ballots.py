@@ -32,6 +32,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +85,7 @@ __all__ = [
     "ballot_challenge",
     "ballot_nonce_key",
     "cast_ballot",
+    "check_card_signature",
     "counted_ballots",
     "eligible_motions",
     "receipt_by_hash",
@@ -299,9 +301,19 @@ def _issuer_public_hex(session: Session, issuer_key_id: int) -> str:
     return cached
 
 
-def _check_signature(
-    session: Session, card: Card, data: bytes, signature: bytes, at: dt.datetime
+def check_card_signature(
+    session: Session,
+    card: Card,
+    data: bytes,
+    signature: bytes,
+    at: dt.datetime,
+    *,
+    expected_type: str,
+    refused: Callable[[int, str, str], ServiceError],
 ) -> None:
+    """The statement is of `expected_type` and signed by the card's key, under a certificate
+    that is the card's and valid at `at`; else raise `refused(status, message, reason)`.
+    Shared by ballots and proxy authorisations."""
     try:
         certificate = _certificate(
             _issuer_public_hex(session, card.issuer_key_id),
@@ -310,20 +322,18 @@ def _check_signature(
         )
         certificate.check_valid_at(at)
     except (CertificateExpired, CertificateNotYetValid) as exc:
-        raise BallotRefused(
-            403, f"the card's certificate is not valid: {exc}", "certificate"
-        ) from exc
+        raise refused(403, f"the card's certificate is not valid: {exc}", "certificate") from exc
     # What an offline verifier reads from the certificate must be what the server checks.
     if (
         certificate.card_number != card.number
         or certificate.card_key.hex() != card.public_key
         or certificate.holder_id != card.holder.ref
     ):
-        raise BallotRefused(403, "the card's certificate does not match the card", "certificate")
+        raise refused(403, "the card's certificate does not match the card", "certificate")
     try:
-        verify_statement(certificate.card_key, data, signature, expected_type=BALLOT_TYPE)
+        verify_statement(certificate.card_key, data, signature, expected_type=expected_type)
     except CryptoError as exc:
-        raise BallotRefused(401, f"the signature does not verify: {exc}", "bad_signature") from exc
+        raise refused(401, f"the signature does not verify: {exc}", "bad_signature") from exc
 
 
 def _load_card(session: Session, card_id: int) -> Card | None:
@@ -522,7 +532,9 @@ def _cast(
         raise BallotRefused(403, "no card is logged in", "card")
     if statement.credential != _certificate_fingerprint(card):
         raise BallotRefused(403, "the ballot names another card's credential", "credential")
-    _check_signature(session, card, data, signature, now)
+    check_card_signature(
+        session, card, data, signature, now, expected_type=BALLOT_TYPE, refused=BallotRefused
+    )
     if not _nonce_is_ours(
         key, statement.nonce, card.number, statement.meeting, statement.motion, statement.time_text
     ):

@@ -45,11 +45,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crypto.canonical import JSONValue, parse_canonical
-from crypto.certificates import verify_certificate
 from crypto.encoding import b64_encode
-from crypto.errors import CertificateExpired, CertificateNotYetValid, CryptoError
-from crypto.keys import SIGNATURE_SIZE, CardKey, PublicKey
-from crypto.statements import MAX_STATEMENT_SIZE, format_time, verify_statement
+from crypto.errors import CryptoError
+from crypto.keys import SIGNATURE_SIZE, CardKey
+from crypto.statements import MAX_STATEMENT_SIZE, format_time
 from voting.domain.procedure import MeetingState
 from voting.domain.proxy import (
     PROXY_TYPE,
@@ -69,7 +68,6 @@ from voting.models import (
     CardStatus,
     Holder,
     HolderKind,
-    IssuerKey,
     Meeting,
     PropertyArea,
     Proxy,
@@ -78,7 +76,12 @@ from voting.models import (
     utcnow,
 )
 from voting.services import ServiceError, log, use_case
-from voting.services.ballots import NONCE_LIFETIME, eligible_motions, voter_buildings
+from voting.services.ballots import (
+    NONCE_LIFETIME,
+    check_card_signature,
+    eligible_motions,
+    voter_buildings,
+)
 from voting.services.cards import IssuedCard, active_card_of_holder, issue_card_outside_roll
 
 __all__ = [
@@ -343,35 +346,6 @@ def _parse(data: bytes) -> ProxyStatement:
         raise ProxyRefused(400, f"malformed proxy statement: {exc}", "malformed") from exc
 
 
-def _check_signature(
-    session: Session, card: Card, data: bytes, signature: bytes, at: dt.datetime
-) -> None:
-    issuer = session.get(IssuerKey, card.issuer_key_id)
-    assert issuer is not None
-    try:
-        certificate = verify_certificate(
-            PublicKey.from_hex(issuer.public_key),
-            card.certificate,
-            card.certificate_signature,
-            at=at,
-        )
-    except (CertificateExpired, CertificateNotYetValid) as exc:
-        raise ProxyRefused(
-            403, f"the card's certificate is not valid: {exc}", "certificate"
-        ) from exc
-    # What an offline verifier reads from the certificate must be what the server checks.
-    if (
-        certificate.card_number != card.number
-        or certificate.card_key.hex() != card.public_key
-        or certificate.holder_id != card.holder.ref
-    ):
-        raise ProxyRefused(403, "the card's certificate does not match the card", "certificate")
-    try:
-        verify_statement(certificate.card_key, data, signature, expected_type=PROXY_TYPE)
-    except CryptoError as exc:
-        raise ProxyRefused(401, f"the signature does not verify: {exc}", "bad_signature") from exc
-
-
 def _check_time(meeting: Meeting, statement: ProxyStatement, now: dt.datetime) -> None:
     assert meeting.window_opens_at is not None
     if statement.time > now:
@@ -431,7 +405,9 @@ def _authorise(
         raise ProxyRefused(403, "no card is logged in", "card")
     if statement.credential != _fingerprint(card):
         raise ProxyRefused(403, "the statement names another card's credential", "credential")
-    _check_signature(session, card, data, signature, now)
+    check_card_signature(
+        session, card, data, signature, now, expected_type=PROXY_TYPE, refused=ProxyRefused
+    )
     if not _nonce_is_ours(
         key, statement.nonce, card.number, statement.meeting, statement.time_text
     ):
