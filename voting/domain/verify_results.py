@@ -1,7 +1,8 @@
 """The published result of a motion, rebuilt from an election record.
 
 The platform stores one canonical JSON document per motion at the close and logs its SHA-256
-in a "tally" entry (`voting.services.results.record_results`; docs/TALLY.md). Every member
+in a "tally" entry (`voting.services.results.record_results`, which builds the document's
+shared members with the functions here; docs/TALLY.md). Every member
 of that document follows from what the record holds — the motion, the roll snapshot, the
 counted electronic ballots, the counted paper ballots and the close time — through the one
 tally engine, `voting.domain.tally.tally`. `result_document` rebuilds it here, so the
@@ -28,6 +29,8 @@ __all__ = [
     "CountedInput",
     "ballots_sha256",
     "choice_value",
+    "decision",
+    "participation",
     "quorum_needed",
     "result_document",
 ]
@@ -78,7 +81,20 @@ def _pair(area: int, headcount: int) -> dict[str, JSONValue]:
     return {"area_centi": area, "headcount": headcount}
 
 
-def _decision(result: TallyResult | str) -> dict[str, JSONValue]:
+def participation(result: TallyResult) -> dict[str, JSONValue]:
+    """Totals in scope, participation, the 2/3 quorum it needed, and whether it was met."""
+    return {
+        "totals": _pair(result.total_area_centi, result.total_headcount),
+        "participation": _pair(result.participating_area_centi, result.participating_headcount),
+        "quorum_needed": _pair(
+            quorum_needed(result.total_area_centi), quorum_needed(result.total_headcount)
+        ),
+        "quorum_met": result.quorum_met,
+    }
+
+
+def decision(result: TallyResult | str) -> dict[str, JSONValue]:
+    """Participation, counts and outcome; all null but the outcome when not counted."""
     if isinstance(result, str):
         return {
             "totals": None,
@@ -93,13 +109,7 @@ def _decision(result: TallyResult | str) -> dict[str, JSONValue]:
             "elected": [],
             "tied_for_last_seat": [],
         }
-    return {
-        "totals": _pair(result.total_area_centi, result.total_headcount),
-        "participation": _pair(result.participating_area_centi, result.participating_headcount),
-        "quorum_needed": _pair(
-            quorum_needed(result.total_area_centi), quorum_needed(result.total_headcount)
-        ),
-        "quorum_met": result.quorum_met,
+    return participation(result) | {
         "counts": [
             {"option": c.option, "area_centi": c.area_centi, "headcount": c.headcount}
             for c in result.counts
@@ -156,7 +166,7 @@ def result_document(
         "seats": spec.seats,
         "scope": sorted(spec.scope) if spec.scope is not None else None,
         "parking_counts": parking_counts,
-        **_decision(result),
+        **decision(result),
         "ballots": {
             "electronic": sum(1 for ref, _c in electronic if ref not in aside),
             "paper": sum(1 for ref, _c in counted.paper if ref not in aside),

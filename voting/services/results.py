@@ -51,6 +51,15 @@ from voting.domain.tally import (
     UnitShare,
     tally,
 )
+from voting.domain.verify_results import (
+    NOT_COUNTED,
+    RESULT_FORMAT,
+    choice_value,
+    decision,
+    participation,
+    quorum_needed,
+)
+from voting.domain.verify_results import ballots_sha256 as ballot_input_sha256
 from voting.models import Ballot as BallotRow
 from voting.models import (
     Building,
@@ -79,9 +88,6 @@ __all__ = [
     "results",
     "turnout",
 ]
-
-#: The "format" member of every stored result; a change of members gets a new number.
-RESULT_FORMAT = "voting-motion-result/1"
 
 _AFTER_CLOSE = frozenset({MeetingState.closed, MeetingState.published, MeetingState.annulled})
 _PAPER_MODULE = "voting.services.paper"
@@ -151,13 +157,6 @@ def _snapshot(session: Session, meeting: Meeting) -> _Snapshot:
 # --- the counted ballots ----------------------------------------------------------------
 
 
-def choice_value(choice: Choice) -> JSONValue:
-    """A choice as a JSON value: the option text, or an election's candidates in order."""
-    if isinstance(choice, frozenset):
-        return sorted(choice)
-    return choice
-
-
 def _paper_counter() -> Callable[[Session, Motion], list[tuple[str, Choice]]] | None:
     """`counted_paper` of the paper ballot feature, if that feature is installed."""
     if importlib.util.find_spec(_PAPER_MODULE) is None:
@@ -212,19 +211,6 @@ def _counted(session: Session, motion: Motion, voters: set[str]) -> _Counted:
     return _Counted(electronic, _counted_hashes(session, motion), paper, set_aside)
 
 
-def ballot_input_sha256(
-    electronic_hashes: Iterable[str], paper: Iterable[tuple[str, Choice]]
-) -> str:
-    """SHA-256 (hex) of what was counted: canonical JSON of {"electronic": the sorted hashes
-    of the counted electronic ballots, "paper": [holder ref, choice] of each counted paper
-    ballot, sorted by ref} (docs/TALLY.md)."""
-    document: dict[str, JSONValue] = {
-        "electronic": sorted(electronic_hashes),
-        "paper": [[ref, choice_value(choice)] for ref, choice in sorted(paper, key=lambda p: p[0])],
-    }
-    return hashlib.sha256(canonical_bytes(document)).hexdigest()
-
-
 def _scope_voters(houses: Sequence[_House]) -> set[str]:
     return {h.holder for h in houses}
 
@@ -241,60 +227,6 @@ def _tally(motion: Motion, snapshot: _Snapshot, ballots: list[Ballot]) -> TallyR
 
 
 # --- recording the results at the close -------------------------------------------------
-
-#: The outcome recorded when the engine refuses to count a motion (with its reason).
-NOT_COUNTED = "not_counted"
-
-
-def quorum_needed(total: int) -> int:
-    """The least participation that is at least 2/3 of `total` (exact: ⌈2·total/3⌉)."""
-    return -(-2 * total // 3)
-
-
-def _pair(area: int, headcount: int) -> dict[str, JSONValue]:
-    return {"area_centi": area, "headcount": headcount}
-
-
-def _participation(result: TallyResult) -> dict[str, JSONValue]:
-    """Totals in scope, participation, the 2/3 quorum it needed, and whether it was met."""
-    return {
-        "totals": _pair(result.total_area_centi, result.total_headcount),
-        "participation": _pair(result.participating_area_centi, result.participating_headcount),
-        "quorum_needed": _pair(
-            quorum_needed(result.total_area_centi), quorum_needed(result.total_headcount)
-        ),
-        "quorum_met": result.quorum_met,
-    }
-
-
-def _decision(result: TallyResult | str) -> dict[str, JSONValue]:
-    """Participation, counts and outcome; all null but the outcome when not counted."""
-    if isinstance(result, str):
-        return {
-            "totals": None,
-            "participation": None,
-            "quorum_needed": None,
-            "quorum_met": None,
-            "counts": None,
-            "outcome": NOT_COUNTED,
-            "error": result,
-            "winner": None,
-            "approved": [],
-            "elected": [],
-            "tied_for_last_seat": [],
-        }
-    return _participation(result) | {
-        "counts": [
-            {"option": c.option, "area_centi": c.area_centi, "headcount": c.headcount}
-            for c in result.counts
-        ],
-        "outcome": result.outcome.value,
-        "error": None,
-        "winner": result.winner,
-        "approved": list(result.approved),
-        "elected": list(result.elected),
-        "tied_for_last_seat": list(result.tied_for_last_seat),
-    }
 
 
 def _document(
@@ -318,7 +250,7 @@ def _document(
         "seats": spec.seats,
         "scope": sorted(spec.scope) if spec.scope is not None else None,
         "parking_counts": bool(meeting.rules_parking_counts),
-        **_decision(result),
+        **decision(result),
         "ballots": {
             "electronic": len(counted.electronic) - _aside(counted.electronic, counted),
             "paper": len(counted.paper) - _aside(counted.paper, counted),
@@ -430,7 +362,7 @@ def turnout(session: Session, meeting: Meeting) -> dict[str, Any]:
         ballots = [Ballot(ref, ABSTAIN) for ref in _voters_of(session, motion) if ref in voters]
         result = _tally(motion, snapshot, ballots)
         figures: dict[str, Any] = (
-            {"error": result} if isinstance(result, str) else _participation(result)
+            {"error": result} if isinstance(result, str) else participation(result)
         )
         motions.append(
             {
