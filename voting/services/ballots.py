@@ -88,6 +88,8 @@ __all__ = [
     "check_card_signature",
     "counted_ballots",
     "eligible_motions",
+    "is_mac_nonce",
+    "issue_mac_nonce",
     "receipt_by_hash",
     "voter_buildings",
 ]
@@ -167,22 +169,30 @@ def ballot_nonce_key(secret: str | bytes) -> bytes:
     return hmac.new(raw, _NONCE_LABEL, hashlib.sha256).digest()
 
 
-def _nonce_mac(key: bytes, head: bytes, card: str, meeting: int, motion: int, time: str) -> bytes:
-    message = b"\n".join(
-        [_NONCE_LABEL, head, card.encode(), str(meeting).encode(), str(motion).encode()]
-    )
-    return hmac.new(key, message + b"\n" + time.encode(), hashlib.sha256).digest()[:8]
+def _nonce_mac(key: bytes, label: bytes, head: bytes, parts: tuple[object, ...]) -> bytes:
+    message = b"\n".join([label, head, *(str(part).encode() for part in parts)])
+    return hmac.new(key, message, hashlib.sha256).digest()[:8]
+
+
+def issue_mac_nonce(key: bytes, label: bytes, *parts: object) -> str:
+    """A fresh nonce bound to `parts` (card, meeting, ...): 8 random bytes, then the first 8
+    bytes of HMAC-SHA-256(key, label, the random bytes and the parts, joined by newlines)."""
+    head = secrets.token_bytes(8)
+    return (head + _nonce_mac(key, label, head, parts)).hex()
+
+
+def is_mac_nonce(key: bytes, nonce: str, label: bytes, *parts: object) -> bool:
+    """Whether this server issued `nonce` for exactly these parts (see `issue_mac_nonce`)."""
+    raw = bytes.fromhex(nonce)
+    return hmac.compare_digest(raw[8:], _nonce_mac(key, label, raw[:8], parts))
 
 
 def _new_nonce(key: bytes, card: str, meeting: int, motion: int, time: str) -> str:
-    head = secrets.token_bytes(8)
-    return (head + _nonce_mac(key, head, card, meeting, motion, time)).hex()
+    return issue_mac_nonce(key, _NONCE_LABEL, card, meeting, motion, time)
 
 
 def _nonce_is_ours(key: bytes, nonce: str, card: str, meeting: int, motion: int, time: str) -> bool:
-    raw = bytes.fromhex(nonce)
-    expected = _nonce_mac(key, raw[:8], card, meeting, motion, time)
-    return hmac.compare_digest(raw[8:], expected)
+    return is_mac_nonce(key, nonce, _NONCE_LABEL, card, meeting, motion, time)
 
 
 def _certificate_fingerprint(card: Card) -> str:

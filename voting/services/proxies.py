@@ -34,9 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -80,6 +78,8 @@ from voting.services.ballots import (
     NONCE_LIFETIME,
     check_card_signature,
     eligible_motions,
+    is_mac_nonce,
+    issue_mac_nonce,
     voter_buildings,
 )
 from voting.services.cards import IssuedCard, active_card_of_holder, issue_card_outside_roll
@@ -195,22 +195,13 @@ class ProxyListing:
 # --- nonces ------------------------------------------------------------------------------
 
 
-def _nonce_mac(key: bytes, head: bytes, card: str, meeting: int, time: str) -> bytes:
-    message = b"\n".join(
-        [_NONCE_LABEL, head, card.encode(), str(meeting).encode(), b"proxy", time.encode()]
-    )
-    return hmac.new(key, message, hashlib.sha256).digest()[:8]
-
-
 def proxy_nonce(key: bytes, card: str, meeting: int, time: str) -> str:
     """A fresh nonce for the card's proxy statement in the meeting, issued at `time`."""
-    head = secrets.token_bytes(8)
-    return (head + _nonce_mac(key, head, card, meeting, time)).hex()
+    return issue_mac_nonce(key, _NONCE_LABEL, card, meeting, "proxy", time)
 
 
 def _nonce_is_ours(key: bytes, nonce: str, card: str, meeting: int, time: str) -> bool:
-    raw = bytes.fromhex(nonce)
-    return hmac.compare_digest(raw[8:], _nonce_mac(key, raw[:8], card, meeting, time))
+    return is_mac_nonce(key, nonce, _NONCE_LABEL, card, meeting, "proxy", time)
 
 
 # --- shared checks -----------------------------------------------------------------------
