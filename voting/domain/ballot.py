@@ -7,14 +7,20 @@ checks it again from the export, so both read a statement the same way. Pure: no
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from crypto.canonical import JSONValue, canonical_bytes
-from crypto.errors import InvalidStatement
-from crypto.statements import parse_time
 from voting.domain.errors import DomainError
+from voting.domain.members import (
+    HEX64,
+    IDENTIFIER,
+    NONCE,
+    check_members,
+    positive_id,
+    text,
+    time,
+)
 from voting.domain.tally import ABSTAIN, NO, YES, Choice, MotionKind
 
 __all__ = [
@@ -45,11 +51,6 @@ BALLOT_MEMBERS = frozenset(
 )
 #: Members a ballot may carry besides BALLOT_MEMBERS: the proxy authorisation's hash.
 OPTIONAL_MEMBERS = frozenset({"proxy"})
-MAX_ID = 2**53 - 1
-
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_NONCE = re.compile(r"[0-9a-f]{32}")
-_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
 
 class BallotError(DomainError):
@@ -76,51 +77,24 @@ class BallotStatement:
     proxy: str | None = None
 
 
-def _text(statement: Mapping[str, JSONValue], name: str, pattern: re.Pattern[str]) -> str:
-    value = statement[name]
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise BallotError(f"member {name!r} is malformed", name)
-    return value
-
-
-def _id(statement: Mapping[str, JSONValue], name: str) -> int:
-    value = statement[name]
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise BallotError(f"member {name!r} must be a positive integer", name)
-    return value
-
-
 def parse_ballot(statement: Mapping[str, JSONValue]) -> BallotStatement:
     """Check the members and their types; the choice is checked against the motion later."""
-    if statement.get("type") != BALLOT_TYPE:
-        raise BallotError("statement is not a ballot", "type")
-    members = set(statement)
-    missing = BALLOT_MEMBERS - members
-    if missing:
-        raise BallotError(f"members missing: {', '.join(sorted(missing))}")
-    extra = members - BALLOT_MEMBERS - OPTIONAL_MEMBERS
-    if extra:
-        raise BallotError(f"unknown members: {', '.join(sorted(extra))}")
+    check_members(statement, BALLOT_TYPE, BALLOT_MEMBERS, OPTIONAL_MEMBERS, BallotError, "a ballot")
     proxy = statement.get("proxy")
     if proxy is not None:
-        proxy = _text(statement, "proxy", _HEX64)
-    time_text = statement["time"]
-    try:
-        time = parse_time(time_text)
-    except InvalidStatement as exc:
-        raise BallotError(str(exc), "time") from exc
-    assert isinstance(time_text, str)
+        proxy = text(statement, "proxy", HEX64, BallotError)
+    moment, time_text = time(statement, BallotError)
     return BallotStatement(
-        platform=_text(statement, "platform", _IDENTIFIER),
-        area=_text(statement, "area", _IDENTIFIER),
-        meeting=_id(statement, "meeting"),
-        motion=_id(statement, "motion"),
-        roll=_text(statement, "roll", _HEX64),
-        voter=_text(statement, "voter", _IDENTIFIER),
-        credential=_text(statement, "credential", _HEX64),
+        platform=text(statement, "platform", IDENTIFIER, BallotError),
+        area=text(statement, "area", IDENTIFIER, BallotError),
+        meeting=positive_id(statement, "meeting", BallotError),
+        motion=positive_id(statement, "motion", BallotError),
+        roll=text(statement, "roll", HEX64, BallotError),
+        voter=text(statement, "voter", IDENTIFIER, BallotError),
+        credential=text(statement, "credential", HEX64, BallotError),
         choice=statement["choice"],
-        nonce=_text(statement, "nonce", _NONCE),
-        time=time,
+        nonce=text(statement, "nonce", NONCE, BallotError),
+        time=moment,
         time_text=time_text,
         proxy=proxy,
     )

@@ -15,10 +15,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from crypto.canonical import JSONValue, canonical_bytes
-from crypto.errors import InvalidStatement
-from crypto.statements import parse_time
-from voting.domain.ballot import MAX_ID, BallotError, parse_choice
+from voting.domain.ballot import BallotError, parse_choice
 from voting.domain.errors import DomainError
+from voting.domain.members import (
+    HEX64,
+    IDENTIFIER,
+    MAX_ID,
+    NONCE,
+    check_members,
+    positive_id,
+    text,
+    time,
+)
 from voting.domain.tally import Choice, MotionKind
 
 __all__ = [
@@ -53,9 +61,6 @@ PROXY_MEMBERS = frozenset(
 #: More instructions than this cannot name distinct motions of one meeting.
 MAX_INSTRUCTIONS = 1000
 
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_NONCE = re.compile(r"[0-9a-f]{32}")
-_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 # A motion id as an object key: decimal, no sign, no leading zero.
 _MOTION_KEY = re.compile(r"[1-9][0-9]{0,15}")
 
@@ -93,20 +98,6 @@ class MotionChoices:
     seats: int
 
 
-def _text(statement: Mapping[str, JSONValue], name: str, pattern: re.Pattern[str]) -> str:
-    value = statement[name]
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise ProxyError(f"member {name!r} is malformed", name)
-    return value
-
-
-def _id(statement: Mapping[str, JSONValue], name: str) -> int:
-    value = statement[name]
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise ProxyError(f"member {name!r} must be a positive integer", name)
-    return value
-
-
 def _instructions(value: JSONValue) -> dict[int, JSONValue]:
     """The instructions object: motion id keys, string or list-of-strings values."""
     if not isinstance(value, dict):
@@ -129,36 +120,25 @@ def _instructions(value: JSONValue) -> dict[int, JSONValue]:
 def parse_proxy(statement: Mapping[str, JSONValue]) -> ProxyStatement:
     """Check the members and their types; instructions are checked against the motions later
     (`parse_instructions`). A proxy who is the owner is refused here."""
-    if statement.get("type") != PROXY_TYPE:
-        raise ProxyError("statement is not a proxy authorisation", "type")
-    members = set(statement)
-    missing = PROXY_MEMBERS - members
-    if missing:
-        raise ProxyError(f"members missing: {', '.join(sorted(missing))}")
-    extra = members - PROXY_MEMBERS
-    if extra:
-        raise ProxyError(f"unknown members: {', '.join(sorted(extra))}")
-    time_text = statement["time"]
-    try:
-        time = parse_time(time_text)
-    except InvalidStatement as exc:
-        raise ProxyError(str(exc), "time") from exc
-    assert isinstance(time_text, str)
-    owner = _text(statement, "owner", _IDENTIFIER)
-    proxy = _text(statement, "proxy", _IDENTIFIER)
+    check_members(
+        statement, PROXY_TYPE, PROXY_MEMBERS, frozenset(), ProxyError, "a proxy authorisation"
+    )
+    moment, time_text = time(statement, ProxyError)
+    owner = text(statement, "owner", IDENTIFIER, ProxyError)
+    proxy = text(statement, "proxy", IDENTIFIER, ProxyError)
     if proxy == owner:
         raise ProxyError("an owner cannot be their own proxy", "proxy")
     return ProxyStatement(
-        platform=_text(statement, "platform", _IDENTIFIER),
-        area=_text(statement, "area", _IDENTIFIER),
-        meeting=_id(statement, "meeting"),
-        roll=_text(statement, "roll", _HEX64),
+        platform=text(statement, "platform", IDENTIFIER, ProxyError),
+        area=text(statement, "area", IDENTIFIER, ProxyError),
+        meeting=positive_id(statement, "meeting", ProxyError),
+        roll=text(statement, "roll", HEX64, ProxyError),
         owner=owner,
-        credential=_text(statement, "credential", _HEX64),
+        credential=text(statement, "credential", HEX64, ProxyError),
         proxy=proxy,
         instructions=_instructions(statement["instructions"]),
-        nonce=_text(statement, "nonce", _NONCE),
-        time=time,
+        nonce=text(statement, "nonce", NONCE, ProxyError),
+        time=moment,
         time_text=time_text,
     )
 

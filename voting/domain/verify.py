@@ -38,8 +38,9 @@ from crypto.errors import CryptoError
 from crypto.keys import PublicKey
 from crypto.statements import parse_time
 from voting.domain import record as rec
-from voting.domain.ballot import MAX_ID, BallotError, BallotStatement, parse_ballot, parse_choice
+from voting.domain.ballot import BallotError, BallotStatement, parse_ballot, parse_choice
 from voting.domain.errors import DomainError
+from voting.domain.members import MAX_ID
 from voting.domain.paper import (
     COUNTING,
     Decision,
